@@ -1,0 +1,92 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { EXIT, PtgError } from './errors.js';
+import { killAllAgents } from './io/proc.js';
+import { c } from './render/style.js';
+import { setupCommand } from './commands/setup.js';
+
+const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+export const PTG_VERSION = pkg.version;
+
+/** Ctrl-C or SIGTERM once: commands wind down through this signal. Twice: ptg ends at once. */
+const interrupt = new AbortController();
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+function program(): Command {
+  const cli = new Command('ptg')
+    .description('Run LLM test-generation experiments (Claude Code on Software Test Plans) in parallel.')
+    .version(PTG_VERSION, '-V, --version')
+    .option('--root <dir>', 'experiment root: stps/, version folders, ptg.config.json (default: current folder)')
+    .option('--workspace <dir>', 'workspace with the slots (default: <root>/parallel)')
+    .option('--json', 'print the result as JSON on stdout (human lines go to stderr)')
+    .option('-q, --quiet', 'print only errors and the final result')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .addHelpText('after', examples(['ptg setup', 'ptg run v2.1', 'ptg collect v2.1', 'ptg compare v1 v2.1']));
+
+  const withGlobals = <T>(cmd: Command, fn: (opts: T) => Promise<number>) =>
+    cmd.action(async (...args: unknown[]) => {
+      const self = args.at(-1) as Command;
+      process.exitCode = await fn({ ...cli.opts(), ...self.opts(), args: self.args } as T);
+    });
+
+  withGlobals(
+    cli
+      .command('setup')
+      .description('Make one isolated checkout (slot) of the target repository per STP, install every version, set up Python')
+      .option('--repo <url>', 'target repository (URL or path)')
+      .option('--ref <ref>', 'branch, tag or commit to check out (default: the repository HEAD)')
+      .option('--no-python', 'skip the Python environment (.venv with pyright)')
+      .option('--stp <ids>', 'only these STPs, comma separated')
+      .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
+      .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
+    setupCommand,
+  );
+  return cli;
+}
+
+/** The entry point: runs a command and exits with its code. The only place ptg exits. */
+export async function main(argv: string[]): Promise<void> {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      process.stderr.write(`\n${c.yellow(`${signal}: stopping every agent... (again to quit at once)`)}\n`);
+      interrupt.abort();
+    } else {
+      killAllAgents('SIGKILL');
+      process.exit(EXIT.interrupted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    await program().parseAsync(argv);
+  } catch (error) {
+    process.exitCode = report(error);
+  }
+  process.exit(process.exitCode ?? 0);
+}
+
+export function interruptSignal(): AbortSignal {
+  return interrupt.signal;
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander has printed its message (or the help) already.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof PtgError) {
+    process.stderr.write(`${c.red('ptg:')} ${error.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`${c.red('ptg: unexpected error')} — this is a bug in ptg; please report it with the lines below.\n`);
+  process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  return EXIT.failed;
+}
+

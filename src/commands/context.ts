@@ -1,0 +1,40 @@
+import { type Root, loadRoot } from '../core/root.js';
+import { resolveWorkspace } from '../core/workspace.js';
+
+/** Flags every command takes. */
+export interface GlobalFlags {
+  root?: string;
+  workspace?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export interface Context {
+  root: Root;
+  workspace: string;
+  flags: GlobalFlags;
+  /** Human output: stderr when --json owns stdout. */
+  out: NodeJS.WriteStream;
+  /** A terminal that can show a live view. */
+  live: boolean;
+  print(line?: string): void;
+}
+
+export async function loadContext(flags: GlobalFlags): Promise<Context> {
+  const root = await loadRoot(flags.root ?? process.cwd());
+  return { root, workspace: resolveWorkspace(root, flags.workspace), ...output(flags) };
+}
+
+/** Where human-readable lines go, for commands that need no experiment root. */
+export function output(flags: GlobalFlags): Omit<Context, 'root' | 'workspace'> {
+  const out = flags.json ? process.stderr : process.stdout;
+  const live = Boolean(out.isTTY) && !flags.quiet && process.env.CI === undefined && process.env.TERM !== 'dumb';
+  const print = (line = '') => {
+    if (!flags.quiet) out.write(`${line}\n`);
+  };
+  return { flags, out, live, print };
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,65 @@
+import { DEFAULT_REPO } from '../core/config.js';
+import { parseIdList, parseShard, selectStps } from '../core/root.js';
+import { setup, type SetupStep } from '../core/setup.js';
+import { EXIT } from '../errors.js';
+import { LiveView } from '../render/live.js';
+import { c, sym, table } from '../render/style.js';
+import { type GlobalFlags, loadContext, printJson } from './context.js';
+
+export interface SetupFlags extends GlobalFlags {
+  repo?: string;
+  ref?: string;
+  python?: boolean;
+  stp?: string;
+  shard?: string;
+}
+
+export async function setupCommand(flags: SetupFlags): Promise<number> {
+  const ctx = await loadContext(flags);
+  const { config } = ctx.root;
+  const stps = selectStps(ctx.root.stps, parseIdList(flags.stp), flags.shard ? parseShard(flags.shard) : undefined);
+  const repo = flags.repo ?? config.repo ?? DEFAULT_REPO;
+  const python = flags.python === false || config.python === false ? false : config.python;
+
+  const steps = new Map<string, string>();
+  const view = ctx.live ? new LiveView(ctx.out, () => stps.map((s) => `STP ${s.id.padEnd(4)} ${steps.get(s.id) ?? c.dim('waiting')}`)) : undefined;
+  ctx.print(`Setting up ${stps.length} slot(s) of ${repo} in ${ctx.workspace}`);
+  const started = Date.now();
+  const result = await setup(
+    { workspace: ctx.workspace, repo, ref: flags.ref ?? config.ref, stps, versions: ctx.root.versions, python },
+    {
+      onMirror: (state, commit) => {
+        if (state === 'start') ctx.print(`${sym.run} fetching ${repo}`);
+        else {
+          ctx.print(`${sym.ok} fetched, base commit ${commit!.slice(0, 10)}`);
+          view?.start();
+        }
+      },
+      onStep: (stp: string, step: SetupStep, state, detail) => {
+        const mark = state === 'start' ? sym.run : state === 'done' ? sym.ok : sym.fail;
+        const text = `${mark} ${step}${detail ? `: ${detail}` : ''}`;
+        steps.set(stp, text);
+        if (!view && (state !== 'start' || !flags.quiet)) ctx.print(`[STP ${stp}] ${text}`);
+      },
+    },
+  );
+  view?.stop();
+
+  if (flags.json) printJson(result);
+  const rows = result.slots.map((s) => [
+    s.stp,
+    s.slot,
+    s.ok ? `${sym.ok} ${s.checkout}` : `${sym.fail} ${s.checkout}`,
+    s.python?.status ?? '—',
+    s.baseCommit?.slice(0, 10) ?? '—',
+  ]);
+  ctx.print();
+  for (const line of table(rows, ['STP', 'Slot', 'Checkout', 'Python', 'Base'])) ctx.print(line);
+  const failed = result.slots.filter((s) => !s.ok);
+  for (const s of failed) ctx.print(`${sym.fail} STP ${s.stp}: ${s.reason}`);
+  ctx.print();
+  ctx.print(`${failed.length === 0 ? sym.ok : sym.warn} ${result.slots.length - failed.length}/${result.slots.length} slots ready in ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+  const version = ctx.root.versions[0]!.name;
+  ctx.print(`Next: ${c.bold(`ptg run ${version}`)}${ctx.root.versions.length > 1 ? `   (versions: ${ctx.root.versions.map((v) => v.name).join(', ')})` : ''}`);
+  return failed.length === 0 ? EXIT.ok : EXIT.failed;
+}

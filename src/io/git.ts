@@ -1,0 +1,172 @@
+// Every git operation ptg performs, one small function each. simple-git for commands whose
+// output is small; execa where output must stream to a file (diffs can be hundreds of MB).
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { execa } from 'execa';
+import fs from 'fs-extra';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { PtgError } from '../errors.js';
+
+function git(dir: string): SimpleGit {
+  return simpleGit({ baseDir: dir, config: ['core.quotePath=false'] });
+}
+
+/**
+ * For commands that need their own GIT_INDEX_FILE: simple-git's environment guard refuses a
+ * copy of process.env, so these go through execa.
+ */
+async function gitWithEnv(dir: string, env: Record<string, string>, args: string[]): Promise<string> {
+  const { stdout } = await execa('git', ['-c', 'core.quotePath=false', ...args], { cwd: dir, env });
+  return stdout;
+}
+
+/** git's own words, last line first: "fatal: repository '...' not found". */
+export function gitReason(error: unknown): string {
+  const text = String((error as Error)?.message ?? error).trim();
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => l.startsWith('fatal:')) ?? lines.at(-1) ?? text;
+}
+
+/**
+ * Makes or updates the bare mirror that is the workspace's one network transfer, and resolves
+ * `ref` (default: the upstream's HEAD) to a commit.
+ */
+export async function updateMirror(mirrorDir: string, url: string, ref?: string): Promise<string> {
+  try {
+    if (!(await fs.pathExists(path.join(mirrorDir, 'HEAD')))) {
+      await fs.remove(mirrorDir);
+      await fs.ensureDir(path.dirname(mirrorDir));
+      await simpleGit().clone(url, mirrorDir, ['--bare', '--quiet']);
+      // A mirror's objects are shared by hard links with every slot: never prune them.
+      await git(mirrorDir).addConfig('gc.auto', '0');
+    } else {
+      await git(mirrorDir).remote(['set-url', 'origin', url]);
+      await git(mirrorDir).fetch(['--quiet', '--tags', '--force', 'origin', '+refs/heads/*:refs/heads/*']);
+    }
+  } catch (error) {
+    throw new PtgError(`Cannot fetch ${url}: ${gitReason(error)}`, 1);
+  }
+  const wanted = ref ?? 'HEAD';
+  try {
+    return (await git(mirrorDir).revparse(['--verify', '--quiet', `${wanted}^{commit}`])).trim();
+  } catch {
+    throw new PtgError(`Ref "${wanted}" is not a branch, tag or commit of ${url}.`, 2);
+  }
+}
+
+/** True when `dir` is the top of a git work tree (not merely inside one). */
+export async function isCheckout(dir: string): Promise<boolean> {
+  if (!(await fs.pathExists(path.join(dir, '.git')))) return false;
+  try {
+    const top = (await git(dir).revparse(['--show-toplevel'])).trim();
+    return path.resolve(top) === (await fs.realpath(dir));
+  } catch {
+    return false;
+  }
+}
+
+/** A full, independent checkout of the mirror; objects are hard-linked, not copied. */
+export async function cloneSlot(mirrorDir: string, slotDir: string, commit: string): Promise<void> {
+  await simpleGit().clone(mirrorDir, slotDir, ['--quiet', '--no-checkout']);
+  await git(slotDir).checkout(['--quiet', '--detach', commit]);
+}
+
+/** Makes `commit` available in an existing slot, from the local mirror. */
+export async function fetchFromMirror(slotDir: string, mirrorDir: string, commit: string): Promise<void> {
+  await git(slotDir).fetch(['--quiet', '--tags', mirrorDir, '+refs/heads/*:refs/remotes/origin/*']);
+  if (!(await hasCommit(slotDir, commit))) await git(slotDir).fetch(['--quiet', mirrorDir, commit]);
+}
+
+async function hasCommit(dir: string, commit: string): Promise<boolean> {
+  try {
+    await git(dir).raw(['cat-file', '-e', `${commit}^{commit}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function headCommit(dir: string): Promise<string> {
+  return (await git(dir).revparse(['HEAD'])).trim();
+}
+
+/**
+ * Moves the slot to `commit` and removes untracked files that are not ignored, so an experiment
+ * starts from exactly the base. Excluded folders (.claude, .venv, experiment folders) stay.
+ * Callers save the work first.
+ */
+export async function resetTo(dir: string, commit: string): Promise<void> {
+  await git(dir).raw(['checkout', '--quiet', '--force', '--detach', commit]);
+  await git(dir).raw(['clean', '--quiet', '-fd']);
+}
+
+/** Keeps a commit reachable under refs/ptg/kept/<name> so moving HEAD cannot orphan it. */
+export async function keepRef(dir: string, name: string, commit: string): Promise<void> {
+  await git(dir).raw(['update-ref', `refs/ptg/kept/${name}`, commit]);
+}
+
+/** Appends ptg's patterns to `.git/info/exclude` once. */
+export async function ensureExcluded(dir: string, patterns: string[]): Promise<void> {
+  const gitDir = (await git(dir).revparse(['--absolute-git-dir'])).trim();
+  const file = path.join(gitDir, 'info', 'exclude');
+  const text = (await fs.readFile(file, 'utf8').catch(() => '')) as string;
+  const lines = new Set(text.split('\n'));
+  const missing = patterns.filter((p) => !lines.has(p));
+  if (missing.length === 0) return;
+  const header = text.includes('# ptg') ? '' : '# ptg: experiment folders, installed commands, the Python env\n';
+  await fs.outputFile(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${header}${missing.join('\n')}\n`);
+}
+
+export async function treeOf(dir: string, commit: string): Promise<string> {
+  return (await git(dir).revparse([`${commit}^{tree}`])).trim();
+}
+
+/**
+ * Runs `fn` with an index that holds the whole work tree (tracked changes and new files that
+ * are not ignored), without touching the slot's own index. Starts from a copy of the real
+ * index so unchanged files are not hashed again.
+ */
+async function withWorktreeIndex<T>(dir: string, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  const gitDir = (await git(dir).revparse(['--absolute-git-dir'])).trim();
+  const index = path.join(gitDir, `ptg-index-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    if (await fs.pathExists(path.join(gitDir, 'index'))) await fs.copyFile(path.join(gitDir, 'index'), index);
+    const env = { GIT_INDEX_FILE: index };
+    await gitWithEnv(dir, env, ['add', '--all', '--', '.']);
+    return await fn(env);
+  } finally {
+    await fs.remove(index);
+  }
+}
+
+/** The tree id of the work tree as it is now, uncommitted changes and new files included. */
+export async function worktreeTree(dir: string): Promise<string> {
+  return withWorktreeIndex(dir, async (env) => (await gitWithEnv(dir, env, ['write-tree'])).trim());
+}
+
+export interface ChangedFile {
+  /** A added, M modified, D deleted, T type change. */
+  status: string;
+  path: string;
+}
+
+/**
+ * Writes everything that differs between `base` and the work tree (commits, uncommitted
+ * changes and new files) to `patchFile` as a binary-safe patch, streamed, and returns the
+ * changed files.
+ */
+export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<ChangedFile[]> {
+  return withWorktreeIndex(dir, async (env) => {
+    await execa('git', ['diff', '--cached', '--binary', '--no-color', '--no-ext-diff', base], { cwd: dir, env, stdout: { file: patchFile } });
+    const stdout = await gitWithEnv(dir, env, ['diff', '--cached', '--name-status', '--no-renames', '-z', base]);
+    const fields = stdout.split('\0');
+    const files: ChangedFile[] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) files.push({ status: fields[i]!, path: fields[i + 1]! });
+    return files;
+  });
+}
+
+/** `git --version`, for doctor. */
+export async function gitVersion(): Promise<string> {
+  return (await simpleGit().raw(['--version'])).trim();
+}

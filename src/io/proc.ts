@@ -1,0 +1,150 @@
+// The one place ptg starts processes (git aside, in io/git.ts). Agents run in their own process
+// group so a timeout or Ctrl-C can end the agent together with every shell and tool it started.
+import { constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import fs from 'fs-extra';
+
+/** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
+export async function which(cmd: string, envPath = process.env.PATH ?? '', cwd = process.cwd()): Promise<string | undefined> {
+  const candidates = cmd.includes('/') ? [path.resolve(cwd, cmd)] : envPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, cmd));
+  for (const file of candidates) {
+    try {
+      await fs.access(file, fsConstants.X_OK);
+      if ((await fs.stat(file)).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export interface CommandResult {
+  ok: boolean;
+  exitCode?: number;
+  output: string;
+  /** One line: why it failed. */
+  reason?: string;
+}
+
+/** Runs a short command (version checks, Python setup) and keeps its output, at most `maxOutput` characters. */
+export async function runCommand(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined>; shell?: boolean; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  const result = await execa(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    shell: opts.shell,
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    timeout: opts.timeoutMs,
+    maxBuffer: 10_000_000,
+  });
+  const output = String(result.all ?? '').trim();
+  if (!result.failed) return { ok: true, exitCode: 0, output };
+  const last = output.split('\n').filter(Boolean).at(-1);
+  const reason =
+    (result as { code?: string }).code === 'ENOENT'
+      ? `${cmd} not found`
+      : result.timedOut
+        ? `${cmd} timed out`
+        : `\`${[cmd, ...args].join(' ')}\` exited with ${result.exitCode ?? result.signal}${last ? `: ${last}` : ''}`;
+  return { ok: false, exitCode: result.exitCode, output, reason };
+}
+
+export interface AgentExit {
+  exitCode?: number;
+  signal?: string;
+  /** Why ptg ended it, if it did. */
+  stoppedFor?: 'timeout' | 'interrupt';
+  /** The agent could not be started at all. */
+  spawnError?: string;
+}
+
+export interface AgentHandle {
+  pid?: number;
+  exit: Promise<AgentExit>;
+  /** Ends the whole process tree: SIGTERM, then SIGKILL after `graceMs`. Safe to call twice. */
+  stop(reason: 'timeout' | 'interrupt', graceMs?: number): void;
+}
+
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/** Last resort when ptg itself exits: no agent process outlives it. */
+export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const pgid of liveGroups) killGroup(pgid, signal);
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+export interface AgentOptions {
+  command: string;
+  args: string[];
+  cwd: string;
+  /** Written to the agent's standard input, then closed. */
+  input: string;
+  /**
+   * A regular file, not a pipe: some Claude Code versions lose output written to a pipe.
+   * ptg follows the file for live progress.
+   */
+  stdoutFile: string;
+  stderrFile: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+}
+
+/** Starts an agent in its own process group with its output going straight to files. */
+export function startAgent(opts: AgentOptions): AgentHandle {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => killAllAgents('SIGKILL'));
+  }
+  const child = execa(opts.command, opts.args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    input: opts.input,
+    stdout: { file: opts.stdoutFile },
+    stderr: { file: opts.stderrFile },
+    detached: true,
+    reject: false,
+    cleanup: false,
+  });
+  const pgid = child.pid;
+  if (pgid) liveGroups.add(pgid);
+
+  let stoppedFor: AgentExit['stoppedFor'];
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: 'timeout' | 'interrupt', graceMs = 5000) => {
+    if (stoppedFor || !pgid) return;
+    stoppedFor = reason;
+    killGroup(pgid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(pgid, 'SIGKILL'), graceMs);
+  };
+  const timeoutTimer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : undefined;
+
+  const exit = child.then((result) => {
+    clearTimeout(timeoutTimer);
+    clearTimeout(killTimer);
+    // The agent is gone; whatever it started in its group (a test server, a sleeping shell) goes too.
+    if (pgid) {
+      killGroup(pgid, 'SIGKILL');
+      liveGroups.delete(pgid);
+    }
+    const code = (result as { code?: string }).code;
+    if (!pgid || code === 'ENOENT' || code === 'EACCES') {
+      return { spawnError: `cannot start ${opts.command}: ${code ?? result.shortMessage}` };
+    }
+    return { exitCode: result.exitCode, signal: result.signal, stoppedFor };
+  });
+  return { pid: pgid, exit, stop };
+}

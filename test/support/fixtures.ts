@@ -1,0 +1,97 @@
+// Real git repositories and experiment roots in temporary folders, for the tests.
+import { execFileSync, spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fs from 'fs-extra';
+
+export const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PTG_BIN = path.join(PROJECT, 'bin', 'ptg.js');
+export const FAKE_AGENT = path.join(PROJECT, 'test', 'support', 'fake-agent.mjs');
+
+export function tmpDir(prefix = 'ptg-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=test@ptg', '-c', 'user.name=ptg test', ...args], { cwd, encoding: 'utf8' }).trim();
+}
+
+/** A bare upstream repository with a couple of commits and a tests/ tree; returns its path. */
+export function makeUpstream(dir: string, files: Record<string, string> = {}): string {
+  const work = path.join(dir, 'upstream-work');
+  const bare = path.join(dir, 'upstream.git');
+  fs.ensureDirSync(work);
+  git(work, 'init', '-q', '-b', 'main');
+  const initial: Record<string, string> = {
+    'README.md': '# target\n',
+    'tests/__init__.py': '',
+    'tests/conftest.py': 'import pytest\n',
+    'tests/virt/test_existing.py': 'def test_existing():\n    assert True\n',
+    'utilities/helpers.py': 'def helper() -> int:\n    return 1\n',
+    ...files,
+  };
+  for (const [file, text] of Object.entries(initial)) fs.outputFileSync(path.join(work, file), text);
+  git(work, 'add', '.');
+  git(work, 'commit', '-qm', 'initial');
+  fs.outputFileSync(path.join(work, 'docs.md'), 'second commit\n');
+  git(work, 'add', '.');
+  git(work, 'commit', '-qm', 'second');
+  git(dir, 'clone', '-q', '--bare', work, bare);
+  return bare;
+}
+
+/** Adds a commit to a bare upstream; returns the new commit id. */
+export function pushCommit(bare: string, file: string, text: string): string {
+  const work = tmpDir('ptg-push-');
+  git(work, 'clone', '-q', bare, '.');
+  fs.outputFileSync(path.join(work, file), text);
+  git(work, 'add', '.');
+  git(work, 'commit', '-qm', `change ${file}`);
+  git(work, 'push', '-q', 'origin', 'HEAD:main');
+  return git(work, 'rev-parse', 'HEAD');
+}
+
+export interface RootOptions {
+  stps?: Record<string, string>;
+  config?: Record<string, unknown>;
+}
+
+/** An experiment root with STPs, a monolithic v1 and an orchestrated v2 with two skills. */
+export function makeRoot(dir: string, opts: RootOptions = {}): string {
+  const root = path.join(dir, 'root');
+  const stps = opts.stps ?? { '1': '# STP 1\nVM reset.\n', '2': '# STP 2\nVM migration.\n', '3': '# STP 3\nSnapshots.\n' };
+  for (const [id, text] of Object.entries(stps)) fs.outputFileSync(path.join(root, 'stps', `${id}.md`), text);
+  fs.outputFileSync(path.join(root, 'v1', 'prompt.md'), 'Write pytest tests for this plan:\n${STP_CONTENT}\n');
+  fs.outputFileSync(path.join(root, 'v2', 'orchestrator.md'), 'Orchestrate for $ARGUMENTS\n');
+  fs.outputFileSync(path.join(root, 'v2', 'skills', 'generate-pytest', 'SKILL.md'), '# generate\n');
+  fs.outputFileSync(path.join(root, 'v2', 'skills', 'generate-pytest', 'templates', 'test.py.tmpl'), 'def test_x(): ...\n');
+  fs.outputFileSync(path.join(root, 'v2', 'skills', 'v2-pyright-heal', 'SKILL.md'), '# heal\n');
+  if (opts.config) fs.outputJsonSync(path.join(root, 'ptg.config.json'), opts.config);
+  return root;
+}
+
+export interface PtgResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built ptg binary as a user would. */
+export function ptg(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<PtgResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PTG_BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    if (child.pid) opts.onSpawn?.(child.pid);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
