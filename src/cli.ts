@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, PtgError } from './errors.js';
 import { killAllAgents } from './io/proc.js';
 import { c } from './render/style.js';
+import { type RunFlags, runCommand } from './commands/run.js';
 import { setupCommand } from './commands/setup.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -45,7 +46,38 @@ function program(): Command {
       .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
     setupCommand,
   );
+  withGlobals(
+    cli
+      .command('run')
+      .description('Run one version on every STP (or some) in parallel, each agent in its own slot')
+      .argument('<version>', 'a version folder of the root, e.g. v2.1')
+      .option('--stp <ids>', 'only these STPs, comma separated')
+      .option('-j, --concurrency <n>', 'agents at once (default: all selected)')
+      .option('--timeout <duration>', 'per experiment: 90s, 30m, 2h; ends the agent and everything it started')
+      .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
+      .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
+      .option('--resume <run-id>', 're-run only the experiments of that run that did not succeed')
+      .option('--run-id <id>', 'use this run id instead of a timestamp (e.g. the CI run number)')
+      .option('--repeat <k>', 'run each STP k times (folders ..._r1 ... _rk)')
+      .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
+      .option('--shard-from-env <var>', 'take the 0-based shard index from this variable (with --shard N)')
+      .addHelpText(
+        'after',
+        examples([
+          'ptg run v2.1',
+          'ptg run v1 --stp 1,3 -j 2 --timeout 30m',
+          'ptg run v2.2 --agent-arg=--model --agent-arg=sonnet',
+          'ptg run v2.1 --resume 20260209_143022',
+          'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
+        ]),
+      ),
+    (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION }),
+  );
   return cli;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** The entry point: runs a command and exits with its code. The only place ptg exits. */

@@ -153,16 +153,17 @@ export interface ChangedFile {
 /**
  * Writes everything that differs between `base` and the work tree (commits, uncommitted
  * changes and new files) to `patchFile` as a binary-safe patch, streamed, and returns the
- * changed files.
+ * changed files and the tree id of the work tree.
  */
-export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<ChangedFile[]> {
+export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<{ files: ChangedFile[]; tree: string }> {
   return withWorktreeIndex(dir, async (env) => {
     await execa('git', ['diff', '--cached', '--binary', '--no-color', '--no-ext-diff', base], { cwd: dir, env, stdout: { file: patchFile } });
     const stdout = await gitWithEnv(dir, env, ['diff', '--cached', '--name-status', '--no-renames', '-z', base]);
     const fields = stdout.split('\0');
     const files: ChangedFile[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) files.push({ status: fields[i]!, path: fields[i + 1]! });
-    return files;
+    const tree = (await gitWithEnv(dir, env, ['write-tree'])).trim();
+    return { files, tree };
   });
 }
 

@@ -1,0 +1,100 @@
+import { parseDuration } from '../core/duration.js';
+import { statusLine } from '../core/experiment.js';
+import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
+import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
+import { EXIT, UsageError } from '../errors.js';
+import { LiveView } from '../render/live.js';
+import { finishedLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
+import { type GlobalFlags, loadContext, printJson } from './context.js';
+
+export interface RunFlags extends GlobalFlags {
+  args: string[];
+  stp?: string;
+  concurrency?: string;
+  timeout?: string;
+  agent?: string;
+  agentArg?: string[];
+  resume?: string;
+  runId?: string;
+  repeat?: string;
+  shard?: string;
+  shardFromEnv?: string;
+  signal: AbortSignal;
+  ptgVersion: string;
+}
+
+export function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a whole number of at least 1, not "${value}".`);
+  return n;
+}
+
+/** `--shard 2/4`, or `--shard-from-env JOB_COMPLETION_INDEX --shard 4` style: index from a 0-based variable. */
+export function shardOf(flags: { shard?: string; shardFromEnv?: string }): string | undefined {
+  if (!flags.shardFromEnv) return flags.shard;
+  const index = process.env[flags.shardFromEnv];
+  if (index === undefined || !/^\d+$/.test(index)) throw new UsageError(`--shard-from-env: ${flags.shardFromEnv} is not set to a number.`);
+  const count = flags.shard && /^\d+$/.test(flags.shard) ? flags.shard : undefined;
+  if (!count) throw new UsageError('--shard-from-env needs --shard N, the number of shards.');
+  return `${Number(index) + 1}/${count}`;
+}
+
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const ctx = await loadContext(flags);
+  const { config } = ctx.root;
+  const version = findVersion(ctx.root, flags.args[0]!);
+  const shard = shardOf(flags);
+  const stps = selectStps(ctx.root.stps, parseIdList(flags.stp), shard ? parseShard(shard) : undefined);
+  const timeout = flags.timeout ?? config.timeout;
+  const req = {
+    root: ctx.root,
+    workspace: ctx.workspace,
+    version,
+    stps,
+    agentCommand: flags.agent ?? process.env.PTG_AGENT ?? config.agent?.command ?? DEFAULT_AGENT,
+    extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])],
+    concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
+    timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),
+    runId: flags.runId,
+    resume: flags.resume,
+    repeat: positiveInt(flags.repeat, '--repeat'),
+    shard,
+    env: process.env,
+    ptgVersion: flags.ptgVersion,
+  };
+  const plan = await planRun(req);
+  const { manifest } = plan;
+  const rows = new Map<string, LiveRow>(
+    plan.experiments.map((e) => [e.dir, { label: e.repeat ? `${e.stp} r${e.repeat}` : e.stp, state: 'pending' }]),
+  );
+  ctx.print(
+    `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${manifest.agent.command} (${manifest.agent.version})`,
+  );
+  const view = ctx.live ? new LiveView(ctx.out, () => liveLines([...rows.values()])) : undefined;
+  view?.start(500);
+  const result = await executeRun(plan, req, flags.signal, {
+    onExperimentStarted: (exp, pid) => {
+      Object.assign(rows.get(exp.dir)!, { state: 'running', startedAt: Date.now() });
+      if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] started (pid ${pid ?? '?'}) in ${exp.slotDir}`);
+    },
+    onExperimentProgress: (exp, figures) => {
+      rows.get(exp.dir)!.figures = { ...figures };
+    },
+    onExperimentFinished: (exp, status) => {
+      Object.assign(rows.get(exp.dir)!, { state: status.state, finishedMs: status.durationMs, exitCode: status.exitCode });
+      if (!view) ctx.print(finishedLine(status, statusLine(status)));
+    },
+  });
+  view?.stop();
+  for (const row of rows.values()) if (row.state === 'pending') row.state = 'interrupted';
+
+  const root = flags.root ? ` --root ${flags.root}` : '';
+  const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
+  const collect = `ptg collect ${version.name} ${manifest.runId}${root}${wsFlag}`;
+  if (flags.json) printJson(result.manifest);
+  ctx.print();
+  for (const line of summaryLines(result, collect)) ctx.print(line);
+  if (result.interrupted) return EXIT.interrupted;
+  return manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,217 @@
+import { StringDecoder } from 'node:string_decoder';
+import path from 'node:path';
+import fs from 'fs-extra';
+import { writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { diffWorktree } from '../io/git.js';
+import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
+import { checkPython } from '../io/pyright.js';
+import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
+import { formatDuration } from './duration.js';
+import type { ExperimentState, ExperimentStatus } from './manifest.js';
+import { statusFile } from './manifest.js';
+import { resetSlot } from './slot.js';
+import { readSlot, type SlotState, writeSlot } from './workspace.js';
+
+export interface ExperimentPlan {
+  stp: string;
+  stpFile: string;
+  repeat?: number;
+  slot: string;
+  slotDir: string;
+  /** `<slot>/<version>_experiment_<run-id>[_r<k>]` */
+  dir: string;
+  baseCommit: string;
+  prompt: string;
+  promptSha256: string;
+}
+
+export interface ExperimentContext {
+  workspace: string;
+  version: string;
+  runId: string;
+  agent: { command: string; args: string[] };
+  env: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  signal: AbortSignal;
+  onStarted?(pid: number | undefined): void;
+  onProgress?(figures: AgentFigures): void;
+}
+
+const FILES = {
+  prompt: 'prompt.md',
+  jsonl: 'claude.jsonl',
+  log: 'claude.log',
+  stderr: 'stderr.log',
+  statusText: 'status.txt',
+  patch: 'changes.patch',
+  changed: 'changed-files.txt',
+  pyright: 'pyright.json',
+  files: 'files',
+};
+export { FILES as EXPERIMENT_FILES };
+
+const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
+
+/** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
+export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'timeoutMs' | 'agentError'>): string {
+  const who = `[STP ${status.stp}${status.repeat ? ` r${status.repeat}` : ''}]`;
+  switch (status.state) {
+    case 'succeeded':
+      return `${who} ✓ Completed successfully`;
+    case 'failed':
+      return `${who} ✗ Failed with exit code ${status.exitCode ?? '?'}`;
+    case 'agent_error':
+      return `${who} ✗ Agent error: ${(status.agentError ?? '').split('\n')[0]}`;
+    case 'timed_out':
+      return `${who} ✗ Timed out after ${formatDuration(status.timeoutMs)}`;
+    case 'interrupted':
+      return `${who} ✗ Interrupted`;
+    default:
+      return `${who} … ${status.state}`;
+  }
+}
+
+/**
+ * One experiment: reset the slot (saving unsaved work), run the agent with its output going to
+ * claude.jsonl and a transcript to claude.log, then record the changes and pyright's verdict.
+ * Never throws for the agent's failures: they are the result.
+ */
+export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
+  const slot = (await readSlot(ctx.workspace, exp.slot)) as SlotState;
+  const status: ExperimentStatus = {
+    format: 1,
+    stp: exp.stp,
+    version: ctx.version,
+    runId: ctx.runId,
+    repeat: exp.repeat,
+    slot: exp.slot,
+    baseCommit: exp.baseCommit,
+    state: 'running',
+    timeoutMs: ctx.timeoutMs,
+  };
+  status.savedPatch = await resetSlot(ctx.workspace, slot);
+  await fs.ensureDir(exp.dir);
+  const file = (name: string) => path.join(exp.dir, name);
+  await fs.writeFile(file(FILES.prompt), exp.prompt);
+
+  const started = Date.now();
+  status.startedAt = new Date(started).toISOString();
+  const agent = startAgent({
+    command: ctx.agent.command,
+    args: ctx.agent.args,
+    cwd: exp.slotDir,
+    input: exp.prompt,
+    stdoutFile: file(FILES.jsonl),
+    stderrFile: file(FILES.stderr),
+    env: ctx.env,
+    timeoutMs: ctx.timeoutMs,
+  });
+  status.pid = agent.pid;
+  await writeJsonAtomic(statusFile(exp.dir), status);
+  ctx.onStarted?.(agent.pid);
+
+  const onAbort = () => agent.stop('interrupt');
+  ctx.signal.addEventListener('abort', onAbort);
+  if (ctx.signal.aborted) onAbort();
+  const parser = new StreamJsonParser();
+  let exit: AgentExit;
+  try {
+    exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx.onProgress);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+
+  const figures = parser.figures;
+  status.finishedAt = new Date().toISOString();
+  status.durationMs = Date.now() - started;
+  status.exitCode = exit.exitCode;
+  status.signal = exit.signal;
+  status.model = figures.model;
+  status.sessionId = figures.sessionId ?? figures.result?.sessionId;
+  status.turns = figures.turns;
+  status.tokens = figures.tokens;
+  status.costUsd = figures.costUsd;
+  status.state = stateOf(exit, figures);
+  if (exit.spawnError) status.agentError = exit.spawnError;
+  else if (figures.result?.isError) status.agentError = figures.result.text ?? figures.result.subtype ?? 'error';
+
+  await recordChanges(exp, ctx, slot, status);
+  await writeFileAtomic(file(FILES.statusText), `${statusLine(status)}\n`);
+  await writeJsonAtomic(statusFile(exp.dir), status);
+  return status;
+}
+
+function stateOf(exit: AgentExit, figures: AgentFigures): ExperimentState {
+  if (exit.stoppedFor === 'interrupt') return 'interrupted';
+  if (exit.stoppedFor === 'timeout') return 'timed_out';
+  if (exit.spawnError || exit.exitCode !== 0) return 'failed';
+  // Claude Code says "subtype": "success" even after an API error: only is_error tells.
+  if (figures.result?.isError) return 'agent_error';
+  return 'succeeded';
+}
+
+/**
+ * Follows the agent's output file while it runs: parses each new chunk and appends the
+ * transcript to the log. Reads at most 1 MB at a time, so memory stays flat whatever the agent prints.
+ */
+async function follow(agent: AgentHandle, jsonl: string, log: string, parser: StreamJsonParser, onProgress?: (f: AgentFigures) => void): Promise<AgentExit> {
+  let done: AgentExit | undefined;
+  const exit = agent.exit.then((e) => (done = e));
+  const out = fs.createWriteStream(log);
+  const decoder = new StringDecoder('utf8');
+  const buffer = Buffer.alloc(1 << 20);
+  let position = 0;
+  const write = (text: string) =>
+    text && !out.write(text) ? new Promise<void>((resolve) => out.once('drain', () => resolve())) : Promise.resolve();
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    for (;;) {
+      const finished = done !== undefined;
+      handle ??= await fs.promises.open(jsonl, 'r').catch(() => undefined);
+      let read = 0;
+      if (handle) {
+        do {
+          ({ bytesRead: read } = await handle.read(buffer, 0, buffer.length, position));
+          position += read;
+          if (read > 0) await write(parser.feed(decoder.write(buffer.subarray(0, read))));
+        } while (read === buffer.length);
+      }
+      if (finished) break;
+      onProgress?.(parser.figures);
+      await Promise.race([exit, sleep(200)]);
+    }
+    await write(parser.feed(decoder.end()) + parser.end());
+    onProgress?.(parser.figures);
+  } finally {
+    await handle?.close();
+    await new Promise<void>((resolve) => out.end(resolve));
+  }
+  return exit;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** changes.patch, changed-files.txt, copies of the changed files, pyright's verdict. */
+async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: SlotState, status: ExperimentStatus): Promise<void> {
+  const file = (name: string) => path.join(exp.dir, name);
+  const { files, tree } = await diffWorktree(exp.slotDir, exp.baseCommit, file(FILES.patch));
+  status.changedFiles = files;
+  await fs.writeFile(file(FILES.changed), files.map((f) => `${f.status}\t${f.path}\n`).join(''));
+  const present = files.filter((f) => f.status !== 'D').map((f) => f.path);
+  for (const rel of present) {
+    await fs.copy(path.join(exp.slotDir, rel), path.join(file(FILES.files), rel)).catch(() => undefined);
+  }
+  status.testFiles = present.filter((p) => TEST_FILE.test(p));
+  // The slot now holds exactly what changes.patch records: the next reset need not save it again.
+  const fresh = (await readSlot(ctx.workspace, exp.slot)) ?? slot;
+  await writeSlot(ctx.workspace, { ...fresh, lastExperiment: { tree, dir: exp.dir } });
+
+  const python = present.filter((p) => p.endsWith('.py'));
+  if (python.length > 0 && status.state !== 'interrupted') {
+    const verdict = await checkPython(exp.slotDir, python, slot.python.python);
+    await writeJsonAtomic(file(FILES.pyright), { format: 1, ...verdict });
+    status.pyright = { files: verdict.files, errors: verdict.errors, warnings: verdict.warnings, failure: verdict.failure };
+  }
+}

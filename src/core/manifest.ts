@@ -1,0 +1,136 @@
+import path from 'node:path';
+import fs from 'fs-extra';
+import { PtgError } from '../errors.js';
+import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
+import type { ChangedFile } from '../io/git.js';
+import type { Tokens } from '../io/streamjson.js';
+import { compareIds } from './root.js';
+import { paths } from './workspace.js';
+
+export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted';
+
+/** What `status.json` in an experiment folder holds. */
+export interface ExperimentStatus {
+  format: 1;
+  stp: string;
+  version: string;
+  runId: string;
+  repeat?: number;
+  slot: string;
+  baseCommit: string;
+  state: ExperimentState;
+  pid?: number;
+  exitCode?: number;
+  signal?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  timeoutMs?: number;
+  model?: string;
+  sessionId?: string;
+  turns?: number;
+  tokens?: Tokens;
+  costUsd?: number;
+  /** The agent's own error: a result with is_error, or why it could not start. */
+  agentError?: string;
+  changedFiles?: ChangedFile[];
+  /** Generated or changed Python test files (`test_*.py` / `*_test.py`), repository paths. */
+  testFiles?: string[];
+  pyright?: { files: string[]; errors: number; warnings: number; failure?: string };
+  /** Uncommitted work found in the slot before this experiment, saved here first. */
+  savedPatch?: string;
+}
+
+export interface ManifestExperiment {
+  stp: string;
+  repeat?: number;
+  slot: string;
+  /** Absolute path of the experiment folder. */
+  dir: string;
+  baseCommit: string;
+  promptSha256: string;
+  state: ExperimentState;
+  attempts: number;
+  pid?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  exitCode?: number;
+  turns?: number;
+  costUsd?: number;
+}
+
+export interface RunManifest {
+  format: 1;
+  version: string;
+  kind: 'monolithic' | 'orchestrated';
+  runId: string;
+  ptgVersion: string;
+  host: string;
+  pid: number;
+  state: 'running' | 'finished' | 'interrupted';
+  startedAt: string;
+  finishedAt?: string;
+  repo: string;
+  agent: { command: string; args: string[]; version: string };
+  model?: string;
+  /** sha256 of the version's installed files (prompt or orchestrator and skills). */
+  versionHash: string;
+  concurrency: number;
+  timeoutMs?: number;
+  repeat: number;
+  shard?: string;
+  experiments: ManifestExperiment[];
+}
+
+export function runDir(ws: string, version: string, runId: string): string {
+  return path.join(paths.runs(ws), version, runId);
+}
+
+export function manifestFile(ws: string, version: string, runId: string): string {
+  return path.join(runDir(ws, version, runId), 'manifest.json');
+}
+
+export async function writeManifest(ws: string, manifest: RunManifest): Promise<void> {
+  await writeJsonAtomic(manifestFile(ws, manifest.version, manifest.runId), manifest);
+}
+
+export async function readManifest(ws: string, version: string, runId: string): Promise<RunManifest | undefined> {
+  return readJsonIfExists<RunManifest>(manifestFile(ws, version, runId), 1);
+}
+
+/** Every run in the workspace, oldest first; `version` narrows it. */
+export async function listRuns(ws: string, version?: string): Promise<RunManifest[]> {
+  const root = paths.runs(ws);
+  const versions = version ? [version] : ((await fs.readdir(root).catch(() => [])) as string[]);
+  const runs: RunManifest[] = [];
+  for (const v of versions) {
+    for (const id of (await fs.readdir(path.join(root, v)).catch(() => [])) as string[]) {
+      const file = manifestFile(ws, v, id);
+      if (await fs.pathExists(file)) runs.push(await readJson<RunManifest>(file, 1));
+    }
+  }
+  return runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.runId.localeCompare(b.runId));
+}
+
+/** The run `runId` of `version`, or its latest run; a clear error naming the runs that exist. */
+export async function findRun(ws: string, version: string, runId?: string): Promise<RunManifest> {
+  const runs = await listRuns(ws, version);
+  if (runs.length === 0) throw new PtgError(`No runs of ${version} in ${ws}: start one with \`ptg run ${version}\`.`);
+  if (!runId) return runs.at(-1)!;
+  const run = runs.find((r) => r.runId === runId);
+  if (!run) throw new PtgError(`No run ${runId} of ${version}. Runs of ${version}: ${runs.map((r) => r.runId).join(', ')}.`);
+  return run;
+}
+
+export function sortExperiments<T extends { stp: string; repeat?: number }>(list: T[]): T[] {
+  return [...list].sort((a, b) => compareIds(a.stp, b.stp) || (a.repeat ?? 1) - (b.repeat ?? 1));
+}
+
+export function statusFile(expDir: string): string {
+  return path.join(expDir, 'status.json');
+}
+
+export async function readStatus(expDir: string): Promise<ExperimentStatus | undefined> {
+  return readJsonIfExists<ExperimentStatus>(statusFile(expDir), 1).catch(() => undefined);
+}

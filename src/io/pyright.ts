@@ -1,0 +1,58 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { execa } from 'execa';
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  severity: 'error' | 'warning' | 'information';
+  message: string;
+  rule?: string;
+}
+
+export interface PyrightVerdict {
+  files: string[];
+  errors: number;
+  warnings: number;
+  diagnostics: Diagnostic[];
+  /** Set when pyright itself could not run: then the counts mean nothing. */
+  failure?: string;
+}
+
+const require = createRequire(import.meta.url);
+/** pyright from npm, a dependency of ptg: no download, works offline. */
+const PYRIGHT = path.join(path.dirname(require.resolve('pyright/package.json')), 'index.js');
+
+/**
+ * Checks `files` (paths relative to `cwd`) with pyright, resolving imports with `python` (the
+ * slot's .venv interpreter) when given.
+ */
+export async function checkPython(cwd: string, files: string[], python?: string): Promise<PyrightVerdict> {
+  const verdict: PyrightVerdict = { files, errors: 0, warnings: 0, diagnostics: [] };
+  if (files.length === 0) return verdict;
+  const args = [PYRIGHT, '--outputjson', ...(python ? ['--pythonpath', python] : []), ...files];
+  const result = await execa(process.execPath, args, { cwd, reject: false, stdin: 'ignore', timeout: 10 * 60_000 });
+  let report: any;
+  try {
+    report = JSON.parse(result.stdout);
+  } catch {
+    const why = String(result.stderr || result.stdout || result.shortMessage).split('\n')[0];
+    return { ...verdict, failure: `pyright did not run: ${why}` };
+  }
+  for (const d of report.generalDiagnostics ?? []) {
+    verdict.diagnostics.push({
+      file: path.relative(cwd, d.file ?? ''),
+      line: (d.range?.start?.line ?? 0) + 1,
+      severity: d.severity,
+      message: d.message,
+      rule: d.rule,
+    });
+  }
+  verdict.errors = report.summary?.errorCount ?? verdict.diagnostics.filter((d) => d.severity === 'error').length;
+  verdict.warnings = report.summary?.warningCount ?? verdict.diagnostics.filter((d) => d.severity === 'warning').length;
+  return verdict;
+}
+
+export async function pyrightVersion(): Promise<string> {
+  return (require('pyright/package.json') as { version: string }).version;
+}

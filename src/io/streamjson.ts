@@ -1,0 +1,158 @@
+// Claude Code's `--output-format stream-json`: one JSON event per line. This module turns a
+// stream of chunks into running figures (turns, tokens, cost, the final result) and a readable
+// transcript, holding no more than one line at a time.
+
+export interface Tokens {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheCreation: number;
+}
+
+export interface AgentResult {
+  isError: boolean;
+  subtype?: string;
+  text?: string;
+  turns?: number;
+  costUsd?: number;
+  durationMs?: number;
+  tokens?: Tokens;
+  sessionId?: string;
+}
+
+export interface AgentFigures {
+  model?: string;
+  sessionId?: string;
+  /** Assistant messages seen so far (the final result's num_turns replaces it). */
+  turns: number;
+  tokens: Tokens;
+  costUsd?: number;
+  result?: AgentResult;
+  /** Lines that were not JSON events: the agent does not speak stream-json, or also prints text. */
+  otherLines: number;
+  events: number;
+}
+
+type Json = Record<string, any>;
+
+const ONE_LINE = 200;
+
+function oneLine(text: unknown, max = ONE_LINE): string {
+  const s = (typeof text === 'string' ? text : JSON.stringify(text) ?? '').replace(/\s+/g, ' ').trim();
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function tokensOf(usage: Json | undefined): Tokens | undefined {
+  if (!usage || typeof usage !== 'object') return undefined;
+  return {
+    input: Number(usage.input_tokens ?? 0),
+    output: Number(usage.output_tokens ?? 0),
+    cacheRead: Number(usage.cache_read_input_tokens ?? 0),
+    cacheCreation: Number(usage.cache_creation_input_tokens ?? 0),
+  };
+}
+
+function toolResultText(content: unknown): string {
+  if (Array.isArray(content)) return content.map((c: Json) => (c?.type === 'text' ? c.text : `[${c?.type}]`)).join(' ');
+  return String(content ?? '');
+}
+
+/** Incremental parser: feed chunks, get transcript text back, read `figures` at any time. */
+export class StreamJsonParser {
+  readonly figures: AgentFigures = { turns: 0, tokens: { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 }, otherLines: 0, events: 0 };
+  private partial = '';
+  private readonly messageUsage = new Map<string, Tokens>();
+
+  /** Takes the next chunk of output; returns the transcript lines it completes. */
+  feed(chunk: string): string {
+    const text = this.partial + chunk;
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    let out = '';
+    for (const line of lines) out += this.line(line);
+    return out;
+  }
+
+  /** Flushes a last line that had no newline. */
+  end(): string {
+    const rest = this.partial;
+    this.partial = '';
+    return rest ? this.line(rest) : '';
+  }
+
+  private line(raw: string): string {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '') return '';
+    let event: Json;
+    try {
+      event = line.trimStart().startsWith('{') ? JSON.parse(line) : undefined;
+    } catch {
+      event = undefined as unknown as Json;
+    }
+    if (!event || typeof event !== 'object' || typeof event.type !== 'string') {
+      this.figures.otherLines += 1;
+      return `${line}\n`;
+    }
+    this.figures.events += 1;
+    return this.event(event);
+  }
+
+  private event(e: Json): string {
+    const f = this.figures;
+    switch (e.type) {
+      case 'system':
+        if (e.subtype === 'init') {
+          f.model = e.model;
+          f.sessionId = e.session_id;
+          return `[init] model ${e.model ?? '?'} · session ${e.session_id ?? '?'} · cwd ${e.cwd ?? '?'} · ${Array.isArray(e.tools) ? e.tools.length : 0} tools\n`;
+        }
+        return `[system] ${oneLine(e.subtype ?? '')}\n`;
+      case 'assistant': {
+        const message: Json = e.message ?? {};
+        const id = String(message.id ?? f.events);
+        if (!this.messageUsage.has(id)) f.turns += 1;
+        const usage = tokensOf(message.usage);
+        if (usage) {
+          // Claude Code repeats a message's usage on every content block of it: count it once.
+          const old = this.messageUsage.get(id);
+          for (const k of Object.keys(usage) as (keyof Tokens)[]) f.tokens[k] += usage[k] - (old?.[k] ?? 0);
+          this.messageUsage.set(id, usage);
+        } else if (!this.messageUsage.has(id)) this.messageUsage.set(id, { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 });
+        let out = '';
+        for (const block of Array.isArray(message.content) ? message.content : []) {
+          if (block.type === 'text' && block.text) out += `${block.text.trimEnd()}\n`;
+          else if (block.type === 'tool_use') out += `→ ${block.name} ${oneLine(block.input)}\n`;
+          else if (block.type === 'thinking') out += `(thinking) ${oneLine(block.thinking)}\n`;
+        }
+        return out;
+      }
+      case 'user': {
+        let out = '';
+        for (const block of Array.isArray(e.message?.content) ? e.message.content : []) {
+          if (block.type === 'tool_result') out += `${block.is_error ? '← error:' : '←'} ${oneLine(toolResultText(block.content))}\n`;
+        }
+        return out;
+      }
+      case 'result': {
+        const result: AgentResult = {
+          isError: Boolean(e.is_error),
+          subtype: e.subtype,
+          text: typeof e.result === 'string' ? e.result : undefined,
+          turns: typeof e.num_turns === 'number' ? e.num_turns : undefined,
+          costUsd: typeof e.total_cost_usd === 'number' ? e.total_cost_usd : undefined,
+          durationMs: typeof e.duration_ms === 'number' ? e.duration_ms : undefined,
+          tokens: tokensOf(e.usage),
+          sessionId: e.session_id,
+        };
+        f.result = result;
+        if (result.turns !== undefined) f.turns = result.turns;
+        if (result.tokens) f.tokens = result.tokens;
+        if (result.costUsd !== undefined) f.costUsd = result.costUsd;
+        const head = `[result] ${result.isError ? 'error' : 'success'}${result.subtype ? ` (${result.subtype})` : ''} · ${f.turns} turns · $${(f.costUsd ?? 0).toFixed(4)}`;
+        return `${head}\n${result.text ? `${result.text.trimEnd()}\n` : ''}`;
+      }
+      default:
+        return '';
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { formatDuration } from '../core/duration.js';
+import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
+import type { RunResult } from '../core/run.js';
+import type { AgentFigures } from '../io/streamjson.js';
+import { c, sym, table } from './style.js';
+
+export function money(usd: number | undefined): string {
+  return usd === undefined ? '—' : `$${usd.toFixed(usd < 1 ? 4 : 2)}`;
+}
+
+const LABEL: Record<ExperimentState, string> = {
+  pending: 'waiting',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  agent_error: 'agent error',
+  timed_out: 'timed out',
+  interrupted: 'interrupted',
+};
+
+export function stateText(state: ExperimentState, exitCode?: number): string {
+  const label = state === 'failed' && exitCode !== undefined ? `failed (exit ${exitCode})` : LABEL[state];
+  if (state === 'succeeded') return `${sym.ok} ${label}`;
+  if (state === 'running') return `${sym.run} ${label}`;
+  if (state === 'pending') return c.dim(label);
+  return `${sym.fail} ${label}`;
+}
+
+export interface LiveRow {
+  label: string;
+  state: ExperimentState;
+  startedAt?: number;
+  finishedMs?: number;
+  figures?: AgentFigures;
+  exitCode?: number;
+}
+
+/** The live table: STP, state, elapsed, turns, cost. */
+export function liveLines(rows: LiveRow[], now = Date.now()): string[] {
+  return table(
+    rows.map((r) => [
+      r.label,
+      stateText(r.state, r.exitCode),
+      r.finishedMs !== undefined ? formatDuration(r.finishedMs) : r.startedAt ? formatDuration(now - r.startedAt) : '—',
+      r.figures ? String(r.figures.turns) : '—',
+      money(r.figures?.costUsd),
+    ]),
+    ['STP', 'State', 'Elapsed', 'Turns', 'Cost'],
+  );
+}
+
+export function finishedLine(s: ExperimentStatus, line: string): string {
+  return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.pyright ? ` · pyright ${s.pyright.errors} errors` : ''}`;
+}
+
+/** The end of a run: summary table, totals and the exact next command. */
+export function summaryLines(result: RunResult, collectCommand: string): string[] {
+  const { manifest } = result;
+  const rows = manifest.experiments.map((e) => {
+    const s = result.statuses.find((x) => x.stp === e.stp && x.repeat === e.repeat);
+    return [
+      e.repeat ? `${e.stp} r${e.repeat}` : e.stp,
+      stateText(e.state, e.exitCode),
+      formatDuration(e.durationMs),
+      e.turns === undefined ? '—' : String(e.turns),
+      money(e.costUsd),
+      s?.testFiles?.length ? s.testFiles.join(', ') : '—',
+      s?.pyright ? String(s.pyright.errors) : '—',
+    ];
+  });
+  const ok = manifest.experiments.filter((e) => e.state === 'succeeded').length;
+  const cost = manifest.experiments.reduce((sum, e) => sum + (e.costUsd ?? 0), 0);
+  return [
+    ...table(rows, ['STP', 'Status', 'Duration', 'Turns', 'Cost', 'Test files', 'Pyright errors']),
+    '',
+    `${ok === manifest.experiments.length ? sym.ok : sym.warn} ${ok}/${manifest.experiments.length} succeeded · total cost ${money(cost)} · run ${c.bold(manifest.runId)}${result.interrupted ? ' · interrupted' : ''}`,
+    `Next: ${c.bold(collectCommand)}`,
+  ];
+}

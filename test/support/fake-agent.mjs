@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// A stand-in for `claude -p --output-format stream-json`: reads the prompt on stdin, finds the
+// STP file named in it, and does what the STP's `fake:` lines say. Prints events shaped like
+// Claude Code's. Directives (one per line in the STP):
+//   fake: write <path> <json string>   write a file (relative to the working directory)
+//   fake: sleep <ms>                   wait before answering
+//   fake: exit <code>                  exit with this code after the result
+//   fake: error <message>              result with is_error: true, exit 0
+//   fake: hang                         never end
+//   fake: grandchild                   start a `sleep 600` child and print its pid
+//   fake: spam <MB>                    print this many MB of assistant events
+//   fake: plain                        print plain text only, no JSON
+//   fake: cost <usd> / fake: turns <n> figures for the result event
+// Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+if (process.argv.includes('--version')) {
+  console.log('0.0.1 (fake agent)');
+  process.exit(0);
+}
+const prompt = fs.readFileSync(0, 'utf8');
+const cwd = process.cwd();
+if (process.env.FAKE_AGENT_RECORD) {
+  const base = path.join(process.env.FAKE_AGENT_RECORD, path.basename(cwd));
+  fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
+  fs.writeFileSync(`${base}.prompt`, prompt);
+  fs.writeFileSync(`${base}.argv.json`, JSON.stringify(process.argv.slice(2)));
+}
+const stpPath = /STP (?:File|file path): (.+)$/m.exec(prompt)?.[1]?.trim();
+const stpText = stpPath && fs.existsSync(stpPath) ? fs.readFileSync(stpPath, 'utf8') : '';
+const stpId = stpPath ? path.basename(stpPath, '.md') : 'x';
+const directives = [...stpText.matchAll(/^fake: (\w+) ?(.*)$/gm)].map((m) => ({ verb: m[1], arg: m[2] }));
+const has = (verb) => directives.find((d) => d.verb === verb);
+
+const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const session = `fake-${stpId}-${process.pid}`;
+const usage = { input_tokens: 1000, output_tokens: 200, cache_read_input_tokens: 50, cache_creation_input_tokens: 10 };
+
+if (has('plain')) {
+  console.log(`plain output for STP ${stpId}`);
+  console.log('no JSON here');
+  process.exit(Number(has('exit')?.arg ?? 0));
+}
+
+emit({ type: 'system', subtype: 'init', cwd, session_id: session, model: 'fake-model-1', tools: ['Write', 'Bash'] });
+emit({ type: 'assistant', message: { id: 'msg_1', role: 'assistant', model: 'fake-model-1', content: [{ type: 'text', text: `Working on STP ${stpId}.` }], usage }, session_id: session });
+
+let turns = 1;
+for (const d of directives) {
+  if (d.verb === 'write') {
+    const [, file, json] = /^(\S+) (.*)$/.exec(d.arg);
+    fs.mkdirSync(path.dirname(path.join(cwd, file)), { recursive: true });
+    fs.writeFileSync(path.join(cwd, file), JSON.parse(json));
+    turns += 1;
+    emit({ type: 'assistant', message: { id: `msg_${turns}`, role: 'assistant', content: [{ type: 'tool_use', id: `tu_${turns}`, name: 'Write', input: { file_path: path.join(cwd, file) } }], usage }, session_id: session });
+    emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: `tu_${turns}`, content: 'File written' }] }, session_id: session });
+  } else if (d.verb === 'sleep') {
+    await sleep(Number(d.arg));
+  } else if (d.verb === 'grandchild') {
+    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+    emit({ type: 'assistant', message: { id: 'msg_gc', role: 'assistant', content: [{ type: 'text', text: `grandchild pid ${child.pid}` }], usage }, session_id: session });
+  } else if (d.verb === 'spam') {
+    const line = `${JSON.stringify({ type: 'assistant', message: { id: 'msg_spam', role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(4000) }], usage }, session_id: session })}\n`;
+    const chunk = line.repeat(64);
+    const total = Number(d.arg) * 1024 * 1024;
+    for (let written = 0; written < total; written += chunk.length) {
+      if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+    }
+  }
+}
+if (process.env.FAKE_AGENT_SLEEP_MS) await sleep(Number(process.env.FAKE_AGENT_SLEEP_MS));
+if (has('hang')) await sleep(1e9);
+
+const error = has('error');
+emit({
+  type: 'result',
+  subtype: 'success',
+  is_error: Boolean(error),
+  duration_ms: 1234,
+  num_turns: Number(has('turns')?.arg ?? turns + 1),
+  result: error ? `API Error: ${error.arg}` : `Done with STP ${stpId}.`,
+  session_id: session,
+  total_cost_usd: Number(has('cost')?.arg ?? 0.0125),
+  usage,
+});
+process.exit(Number(has('exit')?.arg ?? 0));
