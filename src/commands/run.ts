@@ -52,7 +52,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     workspace: ctx.workspace,
     version,
     stps,
-    agentCommand: flags.agent ?? process.env.PTG_AGENT ?? config.agent?.command ?? DEFAULT_AGENT,
+    agentCommand: flags.agent ?? (process.env.PTG_AGENT || config.agent?.command) ?? DEFAULT_AGENT,
     extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])],
     concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),

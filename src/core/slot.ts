@@ -1,4 +1,5 @@
 import path from 'node:path';
+import fs from 'fs-extra';
 import { diffWorktree, headCommit, keepRef, resetTo, treeOf, worktreeTree } from '../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
@@ -31,6 +32,7 @@ export async function resetSlot(ws: string, slot: SlotState): Promise<string | u
   if (head !== slot.baseCommit) await keepRef(slot.dir, stamp(), head);
   if ((await slotCondition(slot)) === 'dirty') {
     savedPatch = path.join(paths.saved(ws), `${slot.slot}-${stamp()}-${process.pid}.patch`);
+    await fs.ensureDir(paths.saved(ws));
     await diffWorktree(slot.dir, slot.baseCommit, savedPatch);
   }
   await resetTo(slot.dir, slot.baseCommit);

@@ -2,7 +2,7 @@
 // group so a timeout or Ctrl-C can end the agent together with every shell and tool it started.
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { execa, type Options } from 'execa';
 import fs from 'fs-extra';
 
 /** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
@@ -109,16 +109,24 @@ export function startAgent(opts: AgentOptions): AgentHandle {
     exitHookInstalled = true;
     process.on('exit', () => killAllAgents('SIGKILL'));
   }
-  const child = execa(opts.command, opts.args, {
+  // Raw descriptors, so the agent writes to the file itself: execa's { file } option would pipe
+  // through ptg, and Claude Code 2.1.197 loses output written to a pipe.
+  const stdout = fs.openSync(opts.stdoutFile, 'w');
+  const stderr = fs.openSync(opts.stderrFile, 'w');
+  const options: Options = {
     cwd: opts.cwd,
     env: opts.env,
     input: opts.input,
-    stdout: { file: opts.stdoutFile },
-    stderr: { file: opts.stderrFile },
+    // execa's types allow only fds 3-9 here; at run time it hands any fd to spawn as is.
+    stdout: stdout as 3,
+    stderr: stderr as 3,
     detached: true,
     reject: false,
     cleanup: false,
-  });
+  };
+  const child = execa(opts.command, opts.args, options);
+  fs.closeSync(stdout);
+  fs.closeSync(stderr);
   const pgid = child.pid;
   if (pgid) liveGroups.add(pgid);
 

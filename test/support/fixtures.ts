@@ -95,3 +95,55 @@ export function ptg(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/** An experiment root whose STPs carry fake-agent directives, set up with `ptg setup --no-python`. */
+export async function setUpWorkspace(stps: Record<string, string>, config?: Record<string, unknown>) {
+  const dir = tmpDir();
+  const upstream = makeUpstream(dir);
+  const root = makeRoot(dir, { stps, config });
+  const r = await ptg(['setup', '--repo', upstream, '--no-python'], { cwd: root });
+  if (r.code !== 0) throw new Error(`setup failed: ${r.stdout}${r.stderr}`);
+  const ws = path.join(root, 'parallel');
+  return {
+    dir,
+    root,
+    ws,
+    upstream,
+    slot: (id: string) => path.join(ws, `${id}-upstream`),
+    /** Runs `ptg run` with the fake agent. */
+    run: (args: string[], opts: Parameters<typeof ptg>[1] = {}) =>
+      ptg(['run', ...args, '--agent', FAKE_AGENT], { cwd: root, ...opts, env: { IS_SANDBOX: '1', ...opts.env } }),
+    expDir: (id: string, version: string, runId: string) => path.join(ws, `${id}-upstream`, `${version}_experiment_${runId}`),
+  };
+}
+
+/** The run id printed in `Next: ptg collect <version> <run-id>`. */
+export function runIdOf(stdout: string): string {
+  const match = /ptg collect \S+ (\S+)/.exec(stdout);
+  if (!match) throw new Error(`no run id in:\n${stdout}`);
+  return match[1]!;
+}
+
+/** A process that exists and is not a zombie (a killed process waits a moment to be reaped). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = fn();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,206 @@
+import path from 'node:path';
+import { tailLines } from '../io/files.js';
+import type { ChangedFile } from '../io/git.js';
+import type { Tokens } from '../io/streamjson.js';
+import { EXPERIMENT_FILES, statusLine } from './experiment.js';
+import { type ExperimentState, type ManifestExperiment, type RunManifest, readStatus } from './manifest.js';
+import { isAlive } from './lock.js';
+
+export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';
+
+export interface ReportExperiment {
+  stp: string;
+  repeat?: number;
+  status: ReportStatus;
+  /** "succeeded", "failed (exit 3)", "agent error", ... */
+  statusText: string;
+  /** The scripts' line: `[STP 3] ✓ Completed successfully`. */
+  statusLine: string;
+  exitCode?: number;
+  agentError?: string;
+  testFiles: string[];
+  changedFiles: ChangedFile[];
+  pyright?: { errors: number; warnings: number; failure?: string };
+  durationMs?: number;
+  turns?: number;
+  costUsd?: number;
+  tokens?: Tokens;
+  model?: string;
+  baseCommit: string;
+  /** The experiment folder's name in its slot. */
+  folder: string;
+  logTail: string[];
+}
+
+export interface ReportTotals {
+  experiments: number;
+  succeeded: number;
+  costUsd: number;
+  medianDurationMs?: number;
+  pyrightErrors: number;
+  turns: number;
+}
+
+/** Per STP over its repeats (--repeat): success rate, mean and spread. */
+export interface RepeatAggregate {
+  stp: string;
+  runs: number;
+  succeeded: number;
+  meanPyrightErrors?: number;
+  sdPyrightErrors?: number;
+  meanCostUsd?: number;
+  meanDurationMs?: number;
+  sdDurationMs?: number;
+}
+
+/** A run's report: everything summary.md, report.html, junit.xml and summary.json show. */
+export interface Report {
+  format: 1;
+  version: string;
+  kind: RunManifest['kind'];
+  runId: string;
+  date: string;
+  ptgVersion: string;
+  agent: { command: string; version: string };
+  model?: string;
+  repo: string;
+  baseCommits: string[];
+  /** The run's own state: a report of a run in progress says so. */
+  runState: RunManifest['state'] | 'stale';
+  experiments: ReportExperiment[];
+  totals: ReportTotals;
+  repeats?: RepeatAggregate[];
+}
+
+export const LOG_TAIL = 50;
+
+const TEXT: Record<ReportStatus, string> = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  agent_error: 'agent error',
+  timed_out: 'timed out',
+  interrupted: 'interrupted',
+  running: 'running',
+  unknown: 'unknown',
+};
+
+export function statusText(status: ReportStatus, exitCode?: number): string {
+  return status === 'failed' && exitCode !== undefined ? `failed (exit ${exitCode})` : TEXT[status];
+}
+
+export function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function mean(values: number[]): number | undefined {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : undefined;
+}
+
+function sd(values: number[]): number | undefined {
+  const m = mean(values);
+  if (m === undefined || values.length < 2) return undefined;
+  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
+}
+
+/** Reads one experiment folder into a report row; a folder without status.json is `unknown`. */
+export async function readExperiment(dir: string, entry: Pick<ManifestExperiment, 'stp' | 'repeat' | 'baseCommit' | 'state'>, runAlive: boolean): Promise<ReportExperiment> {
+  const s = await readStatus(dir);
+  let status: ReportStatus = s?.state && s.state !== 'pending' ? s.state : 'unknown';
+  // A status that says running while no ptg runs it any more: the run died.
+  if (status === 'running' && !runAlive) status = 'unknown';
+  if (!s && entry.state === 'interrupted') status = 'interrupted';
+  const row = {
+    stp: entry.stp,
+    repeat: entry.repeat,
+    status,
+    exitCode: s?.exitCode,
+    agentError: s?.agentError,
+    timeoutMs: s?.timeoutMs,
+  };
+  return {
+    ...row,
+    statusText: statusText(status, s?.exitCode),
+    statusLine: status === 'unknown' ? `[STP ${entry.stp}] ? no status written` : statusLine({ ...row, state: status as ExperimentState }),
+    testFiles: s?.testFiles ?? [],
+    changedFiles: s?.changedFiles ?? [],
+    pyright: s?.pyright ? { errors: s.pyright.errors, warnings: s.pyright.warnings, failure: s.pyright.failure } : undefined,
+    durationMs: s?.durationMs,
+    turns: s?.turns,
+    costUsd: s?.costUsd,
+    tokens: s?.tokens,
+    model: s?.model,
+    baseCommit: s?.baseCommit ?? entry.baseCommit,
+    folder: path.basename(dir),
+    logTail: await tailLines(path.join(dir, EXPERIMENT_FILES.log), LOG_TAIL),
+  };
+}
+
+export function totalsOf(experiments: ReportExperiment[]): ReportTotals {
+  const durations = experiments.filter((e) => e.durationMs !== undefined && e.status !== 'running').map((e) => e.durationMs!);
+  return {
+    experiments: experiments.length,
+    succeeded: experiments.filter((e) => e.status === 'succeeded').length,
+    costUsd: round(experiments.reduce((sum, e) => sum + (e.costUsd ?? 0), 0)),
+    medianDurationMs: median(durations),
+    pyrightErrors: experiments.reduce((sum, e) => sum + (e.pyright?.errors ?? 0), 0),
+    turns: experiments.reduce((sum, e) => sum + (e.turns ?? 0), 0),
+  };
+}
+
+export function repeatsOf(experiments: ReportExperiment[]): RepeatAggregate[] | undefined {
+  if (!experiments.some((e) => e.repeat)) return undefined;
+  const byStp = new Map<string, ReportExperiment[]>();
+  for (const e of experiments) byStp.set(e.stp, [...(byStp.get(e.stp) ?? []), e]);
+  return [...byStp].map(([stp, list]) => {
+    const errors = list.filter((e) => e.pyright).map((e) => e.pyright!.errors);
+    const durations = list.filter((e) => e.durationMs !== undefined).map((e) => e.durationMs!);
+    const costs = list.filter((e) => e.costUsd !== undefined).map((e) => e.costUsd!);
+    return {
+      stp,
+      runs: list.length,
+      succeeded: list.filter((e) => e.status === 'succeeded').length,
+      meanPyrightErrors: mean(errors),
+      sdPyrightErrors: sd(errors),
+      meanCostUsd: mean(costs),
+      meanDurationMs: mean(durations),
+      sdDurationMs: sd(durations),
+    };
+  });
+}
+
+function round(usd: number): number {
+  return Math.round(usd * 1e6) / 1e6;
+}
+
+/** Builds the report of a run from its manifest and its experiment folders. */
+export async function buildReport(manifest: RunManifest): Promise<Report> {
+  const runAlive = manifest.state === 'running' && isAlive(manifest.pid);
+  const experiments: ReportExperiment[] = [];
+  for (const e of manifest.experiments) {
+    experiments.push(await readExperiment(e.dir, e, runAlive));
+  }
+  return assemble(manifest, experiments, manifest.state === 'running' && !runAlive ? 'stale' : manifest.state);
+}
+
+export function assemble(manifest: RunManifest, experiments: ReportExperiment[], runState: Report['runState']): Report {
+  return {
+    format: 1,
+    version: manifest.version,
+    kind: manifest.kind,
+    runId: manifest.runId,
+    date: manifest.startedAt,
+    ptgVersion: manifest.ptgVersion,
+    agent: { command: path.basename(manifest.agent.command), version: manifest.agent.version },
+    model: manifest.model ?? experiments.find((e) => e.model)?.model,
+    repo: manifest.repo,
+    baseCommits: [...new Set(experiments.map((e) => e.baseCommit))],
+    runState,
+    experiments,
+    totals: totalsOf(experiments),
+    repeats: repeatsOf(experiments),
+  };
+}
+

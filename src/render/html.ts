@@ -1,0 +1,228 @@
+import type { Comparison } from '../core/compare.js';
+import { formatDuration } from '../core/duration.js';
+import type { Report, ReportExperiment, ReportStatus } from '../core/report.js';
+import { money } from './run.js';
+
+// Written by hand: a page of tables and bar charts is a few template strings, and a chart
+// library would bring JavaScript or external files a report opened from disk must not need.
+
+const STATUS_COLOUR: Record<ReportStatus, string> = {
+  succeeded: '#1a7f37',
+  failed: '#cf222e',
+  agent_error: '#a40e26',
+  timed_out: '#bc4c00',
+  interrupted: '#6e7781',
+  running: '#0969da',
+  unknown: '#8c959f',
+};
+const RUN_COLOUR = ['#0969da', '#bc4c00', '#8250df', '#1a7f37', '#bf3989', '#57606a'];
+
+const CSS = `
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1200px;padding:16px;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff;overflow-wrap:anywhere}
+h1{font-size:1.5em;margin:0 0 8px}h2{font-size:1.2em;margin:28px 0 8px}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
+.meta dt{color:#59636e}.meta dd{margin:0}
+.banner{padding:8px 12px;margin:12px 0;border:1px solid #d4a72c;border-radius:6px;background:#fff8c5;font-weight:600}
+.scroll{overflow-x:auto;max-width:100%;border:1px solid #d1d9e0;border-radius:6px}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums;width:100%}
+th,td{overflow-wrap:normal;padding:5px 8px;text-align:left;white-space:nowrap;vertical-align:top;border-bottom:1px solid #d1d9e0}
+th{background:#f6f8fa}.n{text-align:right}.g{border-left:2px solid #d1d9e0}.muted{color:#8c959f}
+tfoot td{font-weight:600;background:#f6f8fa}
+.k{position:sticky;left:0;background:#fff;border-right:2px solid #d1d9e0}th.k,tfoot .k{background:#f6f8fa;white-space:normal}
+tbody tr:last-child td{border-bottom:2px solid #d1d9e0}
+.pill{display:inline-block;padding:0 8px;border-radius:10px;color:#fff;font-size:.85em;white-space:nowrap}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(320px,100%),1fr));gap:16px}
+figure{margin:0;min-width:0}figcaption{font-weight:600;margin-bottom:4px}
+svg.chart{display:block;width:100%;height:auto}
+svg.chart text{font-size:12px;fill:#1f2328;font-family:inherit}svg.chart line{stroke:#8c959f}
+.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 16px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+details{border:1px solid #d1d9e0;border-radius:6px;margin:8px 0;padding:6px 12px}
+summary{cursor:pointer;font-weight:600}
+details p{margin:6px 0}details ul{margin:4px 0;padding-left:20px}.error{color:#a40e26}
+pre{overflow:auto;max-height:420px;background:#f6f8fa;padding:8px;border-radius:6px;overflow-wrap:normal}
+${Object.entries(STATUS_COLOUR).map(([s, colour]) => `.pill.s-${s}{background:${colour}}rect.s-${s}{fill:${colour}}`).join('\n')}
+${RUN_COLOUR.map((colour, i) => `rect.r${i}{fill:${colour}}.swatch.r${i}{background:${colour}}`).join('\n')}
+rect.faded{fill-opacity:.4}
+`;
+
+/** Escapes text for element content and double- or single-quoted attributes. */
+function esc(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title><style>${CSS}</style></head>
+<body>
+${body}
+</body></html>
+`;
+}
+
+function wrap(table: string): string {
+  return `<div class="scroll">${table}</div>`;
+}
+
+function pill(status: ReportStatus, text: string): string {
+  return `<span class="pill s-${status}">${esc(text)}</span>`;
+}
+
+function num(value: number | undefined, sd?: number): string {
+  if (value === undefined) return '—';
+  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+  return sd === undefined ? fmt(value) : `${fmt(value)} ± ${fmt(sd)}`;
+}
+
+function label(e: Pick<ReportExperiment, 'stp' | 'repeat'>): string {
+  return e.repeat ? `${e.stp} r${e.repeat}` : e.stp;
+}
+
+const METRICS = [
+  { key: 'duration', title: 'Duration', of: (e: ReportExperiment) => e.durationMs, fmt: formatDuration },
+  { key: 'cost', title: 'Cost', of: (e: ReportExperiment) => e.costUsd, fmt: money },
+  { key: 'pyright', title: 'Pyright errors', of: (e: ReportExperiment) => e.pyright?.errors, fmt: String },
+] as const;
+
+interface Bar {
+  value?: number;
+  cls: string;
+  data: Record<string, string>;
+  tip: string;
+}
+
+/** A horizontal bar chart; an undefined bar keeps its place in the group but draws nothing. */
+function barChart(metric: string, title: string, groups: { label: string; bars: (Bar | undefined)[] }[], fmt: (v: number) => string): string {
+  const W = 400, LEFT = 72, RIGHT = 62, H = 16, GAP = 8;
+  const max = Math.max(0, ...groups.flatMap((g) => g.bars.map((b) => b?.value ?? 0))) || 1;
+  const scale = (W - LEFT - RIGHT - 8) / max;
+  const parts: string[] = [];
+  let y = 4;
+  for (const g of groups) {
+    const top = y;
+    for (const b of g.bars) {
+      if (b) {
+        const w = b.value ? Math.max(b.value * scale, 1) : 0;
+        const data = Object.entries(b.data).map(([k, v]) => ` data-${k}="${esc(v)}"`).join('');
+        parts.push(`<rect class="bar ${b.cls}"${data} x="${LEFT + 4}" y="${y}" width="${w.toFixed(1)}" height="${H}"><title>${esc(b.tip)}</title></rect>`);
+        parts.push(`<text x="${(LEFT + 8 + w).toFixed(1)}" y="${y + H - 4}">${esc(b.value === undefined ? '—' : fmt(b.value))}</text>`);
+      }
+      y += H + 2;
+    }
+    const text = g.label.length > 11 ? `${g.label.slice(0, 10)}…` : g.label;
+    parts.push(`<text x="${LEFT}" y="${(top + y - 2) / 2 + 4}" text-anchor="end">${esc(text)}<title>${esc(g.label)}</title></text>`);
+    y += GAP - 2;
+  }
+  const height = Math.max(y, 24);
+  return `<figure><figcaption>${esc(title)}</figcaption><svg class="chart" data-metric="${metric}" viewBox="0 0 ${W} ${height}" role="img" aria-label="${esc(title)}">`
+    + `<line x1="${LEFT + 4}" x2="${LEFT + 4}" y1="0" y2="${height}"/>${parts.join('')}</svg></figure>`;
+}
+
+function testFiles(files: string[]): string {
+  return files.length ? files.map((f) => `<code>${esc(f)}</code>`).join('<br>') : '<span class="muted">—</span>';
+}
+
+function pyright(e: ReportExperiment): string {
+  if (!e.pyright) return '—';
+  if (e.pyright.failure) return `<span class="error" title="${esc(e.pyright.failure)}">pyright failed</span>`;
+  return esc(e.pyright.errors);
+}
+
+const RUN_STATE: Record<Report['runState'], string | undefined> = {
+  finished: undefined,
+  running: 'run in progress',
+  stale: 'run ended without finishing',
+  interrupted: 'run interrupted',
+};
+
+function experimentDetails(e: ReportExperiment, i: number): string {
+  const tests = new Set(e.testFiles);
+  const files = e.changedFiles.length
+    ? `<ul>${e.changedFiles.map((f) => `<li><code>${esc(f.status)}</code> <code>${esc(f.path)}</code>${tests.has(f.path) ? ' <span class="muted">(test)</span>' : ''}</li>`).join('')}</ul>`
+    : '<p class="muted">No files changed.</p>';
+  const tokens = e.tokens ? ` · tokens in ${e.tokens.input}, out ${e.tokens.output}, cache read ${e.tokens.cacheRead}, cache write ${e.tokens.cacheCreation}` : '';
+  return `<details id="exp-${i}"><summary>STP ${esc(label(e))} ${pill(e.status, e.statusText)}</summary>
+<p><code>${esc(e.statusLine)}</code></p>
+${e.agentError ? `<p class="error">Agent error: ${esc(e.agentError)}</p>` : ''}
+<p>Folder <code>${esc(e.folder)}</code> · base <code>${esc(e.baseCommit.slice(0, 12))}</code>${e.model ? ` · ${esc(e.model)}` : ''}${esc(tokens)}</p>
+${e.pyright ? `<p>Pyright: ${esc(e.pyright.errors)} errors, ${esc(e.pyright.warnings)} warnings${e.pyright.failure ? ` · <span class="error">${esc(e.pyright.failure)}</span>` : ''}</p>` : ''}
+<p>Generated or changed files:</p>${files}
+<p>Last ${e.logTail.length} log lines:</p><pre>${esc(e.logTail.join('\n')) || '<span class="muted">(empty log)</span>'}</pre></details>`;
+}
+
+/** The run's report as one self-contained HTML page: no script, no external file. */
+export function reportHtml(report: Report): string {
+  const r = report;
+  const t = r.totals;
+  const meta: [string, string][] = [
+    ['Version', `${r.version} (${r.kind})`],
+    ['Run id', r.runId],
+    ['Date', r.date.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC')],
+    ['ptg', r.ptgVersion],
+    ['Agent', `${r.agent.command} ${r.agent.version}`],
+    ['Model', r.model ?? '—'],
+    ['Repository', r.repo],
+    [r.baseCommits.length > 1 ? 'Base commits' : 'Base commit', r.baseCommits.join(', ') || '—'],
+  ];
+  const rows = r.experiments.map((e, i) => `<tr><td><a href="#exp-${i}">${esc(label(e))}</a></td><td>${pill(e.status, e.statusText)}</td><td>${testFiles(e.testFiles)}</td>`
+    + `<td class="n">${pyright(e)}</td><td class="n">${formatDuration(e.durationMs)}</td><td class="n">${e.turns ?? '—'}</td><td class="n">${money(e.costUsd)}</td></tr>`);
+  const overview = `<table class="overview"><thead><tr><th>STP</th><th>Status</th><th>Test file(s)</th><th class="n">Pyright errors</th><th class="n">Duration</th><th class="n">Turns</th><th class="n">Cost</th></tr></thead>
+<tbody>${rows.join('\n')}</tbody>
+<tfoot><tr><td>Total</td><td>${t.succeeded}/${t.experiments} succeeded</td><td></td><td class="n">${t.pyrightErrors}</td><td class="n">${formatDuration(t.medianDurationMs)} <span class="muted">median</span></td><td class="n">${t.turns}</td><td class="n">${money(t.costUsd)}</td></tr></tfoot></table>`;
+  const charts = METRICS.map((m) => barChart(m.key, m.title, r.experiments.map((e) => ({
+    label: label(e),
+    bars: [{ value: m.of(e), cls: `s-${e.status}`, data: { stp: label(e) }, tip: `STP ${label(e)} · ${e.statusText} · ${m.of(e) === undefined ? '—' : m.fmt(m.of(e)!)}` }],
+  })), m.fmt));
+  const repeats = r.repeats && `<h2>Repeats</h2>${wrap(`<table class="repeats"><thead><tr><th>STP</th><th class="n">Runs</th><th class="n">Succeeded</th><th class="n">Pyright errors</th><th class="n">Duration</th><th class="n">Mean cost</th></tr></thead><tbody>`
+    + r.repeats.map((a) => `<tr><td>${esc(a.stp)}</td><td class="n">${a.runs}</td><td class="n">${a.succeeded}/${a.runs}</td><td class="n">${num(a.meanPyrightErrors, a.sdPyrightErrors)}</td>`
+      + `<td class="n">${formatDuration(a.meanDurationMs)}${a.sdDurationMs === undefined ? '' : ` ± ${formatDuration(a.sdDurationMs)}`}</td><td class="n">${money(a.meanCostUsd)}</td></tr>`).join('\n')
+    + '</tbody></table>')}`;
+  const state = RUN_STATE[r.runState];
+  return page(`ptg ${r.version} ${r.runId}`, `<h1>ptg report · ${esc(r.version)} · ${esc(r.runId)}</h1>
+${state ? `<p class="banner">${esc(state)}</p>` : ''}
+<dl class="meta">${meta.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
+<h2>Experiments</h2>${wrap(overview)}
+<h2>Charts</h2><div class="charts">${charts.join('\n')}</div>
+${repeats ?? ''}
+<h2>Details</h2>
+${r.experiments.map(experimentDetails).join('\n')}`);
+}
+
+/** Runs side by side as one self-contained HTML page: one row per STP, one column group per run. */
+export function comparisonHtml(c: Comparison): string {
+  const cols = ['Status', 'Pyright', 'Duration', 'Cost', 'Turns'];
+  const cells = (e: ReportExperiment | undefined) => e
+    ? `<td class="g">${pill(e.status, e.statusText)}</td><td class="n">${pyright(e)}</td><td class="n">${formatDuration(e.durationMs)}</td><td class="n">${money(e.costUsd)}</td><td class="n">${e.turns ?? '—'}</td>`
+    : `<td class="g muted">—</td>${'<td class="n muted">—</td>'.repeat(cols.length - 1)}`;
+  const aggregates: [string, (a: Comparison['aggregates'][number]) => string][] = [
+    ['Success rate', (a) => `${Math.round(a.successRate * 100)}% (${a.succeeded}/${a.experiments})`],
+    ['Mean pyright errors', (a) => num(a.meanPyrightErrors)],
+    ['Total cost', (a) => money(a.totalCostUsd)],
+    ['Mean cost', (a) => money(a.meanCostUsd)],
+    ['Median duration', (a) => formatDuration(a.medianDurationMs)],
+  ];
+  const table = `<table class="comparison"><thead><tr><th class="k" rowspan="2">STP</th>${c.runs.map((r) => `<th class="g" colspan="${cols.length}">${esc(r.label)}</th>`).join('')}</tr>
+<tr>${c.runs.map(() => cols.map((h, i) => `<th class="${i ? 'n' : 'g'}">${h}</th>`).join('')).join('')}</tr></thead>
+<tbody>${c.rows.map((row) => `<tr><td class="k">${esc(row.stp)}</td>${row.cells.map(cells).join('')}</tr>`).join('\n')}</tbody>
+<tfoot>${aggregates.map(([name, of]) => `<tr><td class="k">${name}</td>${c.aggregates.map((a) => `<td class="g" colspan="${cols.length}">${esc(of(a))}</td>`).join('')}</tr>`).join('\n')}</tfoot></table>`;
+  const runs = `<table class="runs"><thead><tr><th>Run</th><th>Model</th><th>Agent version</th></tr></thead><tbody>${c.runs.map((r, i) =>
+    `<tr><td><span class="swatch r${i % RUN_COLOUR.length}"></span>${esc(r.label)}</td><td>${esc(r.model ?? '—')}</td><td>${esc(r.agentVersion)}</td></tr>`).join('')}</tbody></table>`;
+  const legend = `<ul class="legend">${c.runs.map((r, i) => `<li><span class="swatch r${i % RUN_COLOUR.length}"></span>${esc(r.label)}</li>`).join('')}<li class="muted">pale bar: not succeeded</li></ul>`;
+  const charts = METRICS.map((m) => barChart(m.key, m.title, c.rows.map((row) => ({
+    label: row.stp,
+    bars: row.cells.map((e, i) => e && {
+      value: m.of(e),
+      cls: `r${i % RUN_COLOUR.length}${e.status === 'succeeded' ? '' : ' faded'}`,
+      data: { stp: row.stp, run: c.runs[i]!.label },
+      tip: `STP ${row.stp} · ${c.runs[i]!.label} · ${e.statusText} · ${m.of(e) === undefined ? '—' : m.fmt(m.of(e)!)}`,
+    }),
+  })), m.fmt));
+  return page(`ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}`, `<h1>ptg comparison</h1>
+<p>${c.runs.length} runs · ${c.rows.length} STPs</p>
+${wrap(runs)}
+<h2>Experiments</h2>${wrap(table)}
+<h2>Charts</h2>${legend}<div class="charts">${charts.join('\n')}</div>`);
+}
