@@ -3,7 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, PtgError } from './errors.js';
 import { killAllAgents } from './io/proc.js';
 import { c } from './render/style.js';
+import { collectCommand } from './commands/collect.js';
+import { compareCommand } from './commands/compare.js';
 import { type RunFlags, runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
 import { setupCommand } from './commands/setup.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -72,6 +75,37 @@ function program(): Command {
         ]),
       ),
     (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION }),
+  );
+  withGlobals(
+    cli
+      .command('collect')
+      .description('Write the report of a run: summary.md, summary.json, report.html, junit.xml and a copy of every experiment')
+      .argument('<version>', 'the version that ran')
+      .argument('[run-id]', 'the run (default: the latest run of that version)')
+      .option('--list', 'list the runs instead (same as `ptg runs`)')
+      .option('--strict', 'in junit.xml, pyright errors fail a test case too')
+      .option('--out <dir>', 'write results_<version>_<run-id>/ here (default: the workspace)')
+      .addHelpText('after', examples(['ptg collect v2.1', 'ptg collect v2.1 20260209_143022', 'ptg collect v2.1 --strict --out reports/'])),
+    (opts: Parameters<typeof collectCommand>[0] & { list?: boolean }) => (opts.list ? runsCommand({ ...opts, args: opts.args.slice(0, 1) }) : collectCommand(opts)),
+  );
+
+  withGlobals(
+    cli
+      .command('runs')
+      .description('List the runs in the workspace: version, run id, date, STPs, results, cost')
+      .argument('[version]', 'only this version')
+      .addHelpText('after', examples(['ptg runs', 'ptg runs v2.1', 'ptg runs --json'])),
+    runsCommand,
+  );
+
+  withGlobals(
+    cli
+      .command('compare')
+      .description('Compare runs side by side, STP by STP: status, pyright errors, duration, cost, turns')
+      .argument('<version[@run-id]...>', 'versions, each with its latest run or the run after @')
+      .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
+      .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500'])),
+    compareCommand,
   );
   return cli;
 }

@@ -29,7 +29,7 @@ export interface Comparison {
 }
 
 function aggregate(list: ReportExperiment[]): ComparisonAggregate {
-  const errors = list.filter((e) => e.pyright).map((e) => e.pyright!.errors);
+  const errors = list.filter((e) => e.pyright && !e.pyright.failure).map((e) => e.pyright!.errors);
   const costs = list.filter((e) => e.costUsd !== undefined).map((e) => e.costUsd!);
   const succeeded = list.filter((e) => e.status === 'succeeded').length;
   return {

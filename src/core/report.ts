@@ -155,7 +155,7 @@ export function repeatsOf(experiments: ReportExperiment[]): RepeatAggregate[] | 
   const byStp = new Map<string, ReportExperiment[]>();
   for (const e of experiments) byStp.set(e.stp, [...(byStp.get(e.stp) ?? []), e]);
   return [...byStp].map(([stp, list]) => {
-    const errors = list.filter((e) => e.pyright).map((e) => e.pyright!.errors);
+    const errors = list.filter((e) => e.pyright && !e.pyright.failure).map((e) => e.pyright!.errors);
     const durations = list.filter((e) => e.durationMs !== undefined).map((e) => e.durationMs!);
     const costs = list.filter((e) => e.costUsd !== undefined).map((e) => e.costUsd!);
     return {

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { collectRun } from '../core/collect.js';
+import { findVersion } from '../core/root.js';
+import { EXIT } from '../errors.js';
+import { reportHtml } from '../render/html.js';
+import { junitXml } from '../render/junit.js';
+import { summaryMarkdown } from '../render/markdown.js';
+import { money } from '../render/run.js';
+import { sym } from '../render/style.js';
+import { type GlobalFlags, loadContext, printJson } from './context.js';
+
+export interface CollectFlags extends GlobalFlags {
+  args: string[];
+  strict?: boolean;
+  out?: string;
+  from?: string[];
+}
+
+export async function collectCommand(flags: CollectFlags): Promise<number> {
+  const ctx = await loadContext(flags);
+  const [versionName, runId] = flags.args as [string, string | undefined];
+  findVersion(ctx.root, versionName);
+  const render = {
+    markdown: summaryMarkdown,
+    html: reportHtml,
+    junit: (r: Parameters<typeof junitXml>[0]) => junitXml(r, { strict: flags.strict }),
+  };
+  const outRoot = flags.out ? path.resolve(flags.out) : ctx.workspace;
+  const { report, dir, stepSummary } = await collectRun(ctx.workspace, versionName, runId, outRoot, render, process.env);
+  if (flags.json) printJson(report);
+  const t = report.totals;
+  if (report.runState === 'running') ctx.print(`${sym.warn} Run ${report.runId} is still running: collected what has finished.`);
+  ctx.print(`${t.succeeded === t.experiments ? sym.ok : sym.warn} ${report.version} ${report.runId}: ${t.succeeded}/${t.experiments} succeeded · ${t.pyrightErrors} pyright errors · ${money(t.costUsd)}`);
+  ctx.print(`  ${path.join(dir, 'summary.md')}`);
+  ctx.print(`  ${path.join(dir, 'report.html')}`);
+  if (stepSummary) ctx.print(`  appended to ${stepSummary}`);
+  return EXIT.ok;
+}

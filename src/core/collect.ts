@@ -1,0 +1,77 @@
+import path from 'node:path';
+import fs from 'fs-extra';
+import { PtgError } from '../errors.js';
+import { findRun, type RunManifest } from './manifest.js';
+import { buildReport, type Report } from './report.js';
+
+export interface Renderers {
+  markdown(report: Report): string;
+  html(report: Report): string;
+  junit(report: Report): string;
+}
+
+export interface CollectResult {
+  report: Report;
+  dir: string;
+  /** Set when the summary was appended to $GITHUB_STEP_SUMMARY. */
+  stepSummary?: string;
+}
+
+export function resultsDirName(version: string, runId: string): string {
+  return `results_${version}_${runId}`;
+}
+
+/** `stp_3`, or `stp_3_r2` for a repeat. */
+export function stpFolder(e: { stp: string; repeat?: number }): string {
+  return `stp_${e.stp}${e.repeat ? `_r${e.repeat}` : ''}`;
+}
+
+/**
+ * Writes the results folder of a report: summary.md/.json, report.html, junit.xml and a copy of
+ * each experiment folder. Built beside the final folder and renamed into place, so a reader
+ * never sees half a report, and re-collecting replaces the old one whole.
+ */
+export async function writeResults(report: Report, experimentDirs: string[], outDir: string, render: Renderers): Promise<string> {
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  await fs.remove(tmp);
+  await fs.ensureDir(tmp);
+  await fs.writeFile(path.join(tmp, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await fs.writeFile(path.join(tmp, 'summary.md'), render.markdown(report));
+  await fs.writeFile(path.join(tmp, 'report.html'), render.html(report));
+  await fs.writeFile(path.join(tmp, 'junit.xml'), render.junit(report));
+  for (const [i, e] of report.experiments.entries()) {
+    const src = experimentDirs[i]!;
+    // A copy, so later runs and `ptg clean` cannot change a report; reflinks where the file system has them.
+    if (await fs.pathExists(src)) await fs.copy(src, path.join(tmp, stpFolder(e)), { filter: (p) => !p.endsWith('.tmp') });
+  }
+  const old = `${outDir}.old-${process.pid}`;
+  if (await fs.pathExists(outDir)) await fs.rename(outDir, old);
+  await fs.rename(tmp, outDir);
+  await fs.remove(old);
+  return outDir;
+}
+
+/** Appends summary.md to GitHub's step summary when running under GitHub Actions. */
+export async function appendStepSummary(markdown: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const file = env.GITHUB_STEP_SUMMARY;
+  if (!file) return undefined;
+  await fs.appendFile(file, `${markdown}\n`);
+  return file;
+}
+
+/** Collects a run of this workspace: the latest of `version` unless `runId` is given. */
+export async function collectRun(
+  ws: string,
+  version: string,
+  runId: string | undefined,
+  outRoot: string,
+  render: Renderers,
+  env: NodeJS.ProcessEnv,
+): Promise<CollectResult> {
+  const manifest: RunManifest = await findRun(ws, version, runId);
+  if (manifest.experiments.length === 0) throw new PtgError(`Run ${manifest.runId} of ${version} has no experiments.`);
+  const report = await buildReport(manifest);
+  const dir = await writeResults(report, manifest.experiments.map((e) => e.dir), path.join(outRoot, resultsDirName(version, manifest.runId)), render);
+  const stepSummary = await appendStepSummary(render.markdown(report), env);
+  return { report, dir, stepSummary };
+}

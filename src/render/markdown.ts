@@ -1,0 +1,116 @@
+import type { Comparison } from '../core/compare.js';
+import { formatDuration } from '../core/duration.js';
+import type { Report, ReportExperiment } from '../core/report.js';
+import { money } from './run.js';
+
+/** A table cell: pipes and newlines would break the row. */
+function cell(value: unknown): string {
+  return String(value ?? '—').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function row(cells: unknown[]): string {
+  return `| ${cells.map(cell).join(' | ')} |`;
+}
+
+function tableMd(head: string[], rows: unknown[][]): string[] {
+  return [row(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(row)];
+}
+
+function label(e: Pick<ReportExperiment, 'stp' | 'repeat'>): string {
+  return e.repeat ? `${e.stp} r${e.repeat}` : e.stp;
+}
+
+function pyright(e: ReportExperiment): string {
+  if (!e.pyright) return '—';
+  return e.pyright.failure ? `? (${e.pyright.failure})` : String(e.pyright.errors);
+}
+
+const RUN_STATE: Record<Report['runState'], string | undefined> = {
+  running: '**Run in progress**: experiments not finished yet show as `running`.',
+  stale: '**The run ended without finishing** (ptg was killed): experiments without a status show as `unknown`.',
+  interrupted: '**The run was interrupted** (Ctrl-C).',
+  finished: undefined,
+};
+
+/** summary.md: header, overview with totals, then each STP with its files and log tail. */
+export function summaryMarkdown(report: Report): string {
+  const t = report.totals;
+  const lines = [
+    `# ptg report: ${report.version} · run ${report.runId}`,
+    '',
+    ...(RUN_STATE[report.runState] ? [RUN_STATE[report.runState]!, ''] : []),
+    `- **Version:** ${report.version} (${report.kind})`,
+    `- **Run:** ${report.runId}, started ${report.date}`,
+    `- **ptg:** ${report.ptgVersion}`,
+    `- **Agent:** ${report.agent.command} ${report.agent.version}`,
+    `- **Model:** ${report.model ?? 'default'}`,
+    `- **Target:** ${report.repo} at ${report.baseCommits.map((c) => c.slice(0, 12)).join(', ')}`,
+    '',
+    '## Overview',
+    '',
+    ...tableMd(
+      ['STP', 'Status', 'Test file(s)', 'Pyright errors', 'Duration', 'Turns', 'Cost'],
+      [
+        ...report.experiments.map((e) => [
+          label(e),
+          e.statusText,
+          e.testFiles.length ? e.testFiles.join(', ') : '—',
+          pyright(e),
+          formatDuration(e.durationMs),
+          e.turns,
+          money(e.costUsd),
+        ]),
+        [
+          '**Total**',
+          `${t.succeeded}/${t.experiments} succeeded`,
+          `${report.experiments.reduce((n, e) => n + e.testFiles.length, 0)} files`,
+          t.pyrightErrors,
+          `median ${formatDuration(t.medianDurationMs)}`,
+          t.turns,
+          money(t.costUsd),
+        ],
+      ],
+    ),
+  ];
+  if (report.repeats) {
+    lines.push('', '## Repeats', '', ...tableMd(
+      ['STP', 'Runs', 'Succeeded', 'Pyright errors (mean ± sd)', 'Duration (mean ± sd)', 'Mean cost'],
+      report.repeats.map((r) => [
+        r.stp,
+        r.runs,
+        `${r.succeeded}/${r.runs}`,
+        r.meanPyrightErrors === undefined ? '—' : `${r.meanPyrightErrors.toFixed(2)} ± ${(r.sdPyrightErrors ?? 0).toFixed(2)}`,
+        r.meanDurationMs === undefined ? '—' : `${formatDuration(r.meanDurationMs)} ± ${formatDuration(r.sdDurationMs ?? 0)}`,
+        money(r.meanCostUsd),
+      ]),
+    ));
+  }
+  for (const e of report.experiments) {
+    lines.push('', `## STP ${label(e)}`, '', '`' + e.statusLine + '`', '');
+    if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
+    lines.push(e.changedFiles.length ? 'Files generated or changed:' : 'No files generated or changed.');
+    for (const f of e.changedFiles) lines.push(`- \`${f.path}\` (${f.status === 'A' ? 'added' : f.status === 'D' ? 'deleted' : 'modified'})`);
+    if (e.logTail.length) {
+      lines.push('', `<details><summary>Last ${e.logTail.length} lines of claude.log</summary>`, '', '```text', ...e.logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>');
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The comparison as markdown: one row per STP, one column group per run, aggregates below. */
+export function comparisonMarkdown(c: Comparison): string {
+  const head = ['STP', ...c.runs.flatMap((r) => [`${r.label} status`, 'pyright', 'duration', 'cost', 'turns'])];
+  const rows = c.rows.map((r) => [
+    r.stp,
+    ...r.cells.flatMap((e) => (e ? [e.statusText, pyright(e), formatDuration(e.durationMs), money(e.costUsd), e.turns ?? '—'] : ['—', '—', '—', '—', '—'])),
+  ]);
+  const agg = (name: string, fn: (a: Comparison['aggregates'][number]) => string) => [`**${name}**`, ...c.aggregates.flatMap((a) => [fn(a), '', '', '', ''])];
+  rows.push(
+    agg('Success rate', (a) => `${Math.round(a.successRate * 100)}% (${a.succeeded}/${a.experiments})`),
+    agg('Mean pyright errors', (a) => (a.meanPyrightErrors === undefined ? '—' : a.meanPyrightErrors.toFixed(2))),
+    agg('Total cost', (a) => money(a.totalCostUsd)),
+    agg('Mean cost', (a) => money(a.meanCostUsd)),
+    agg('Median duration', (a) => formatDuration(a.medianDurationMs)),
+  );
+  return `# ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}\n\n${tableMd(head, rows).join('\n')}\n`;
+}
