@@ -3,10 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, PtgError } from './errors.js';
 import { killAllAgents } from './io/proc.js';
 import { c } from './render/style.js';
+import { cleanCommand } from './commands/clean.js';
 import { collectCommand } from './commands/collect.js';
+import { packCommand } from './commands/pack.js';
 import { compareCommand } from './commands/compare.js';
 import { type RunFlags, runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
+import { statusCommand } from './commands/status.js';
+import { doctorCommand } from './commands/doctor.js';
 import { setupCommand } from './commands/setup.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -46,6 +50,7 @@ function program(): Command {
       .option('--no-python', 'skip the Python environment (.venv with pyright)')
       .option('--stp <ids>', 'only these STPs, comma separated')
       .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
+      .option('--shard-from-env <var>', 'take the 0-based shard index from this variable (with --shard N)')
       .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
     setupCommand,
   );
@@ -85,8 +90,23 @@ function program(): Command {
       .option('--list', 'list the runs instead (same as `ptg runs`)')
       .option('--strict', 'in junit.xml, pyright errors fail a test case too')
       .option('--out <dir>', 'write results_<version>_<run-id>/ here (default: the workspace)')
-      .addHelpText('after', examples(['ptg collect v2.1', 'ptg collect v2.1 20260209_143022', 'ptg collect v2.1 --strict --out reports/'])),
+      .option('--from <dirs...>', 'merge the run from packs (ptg pack) or workspaces of other machines')
+      .addHelpText(
+        'after',
+        examples(['ptg collect v2.1', 'ptg collect v2.1 20260209_143022', 'ptg collect v2.1 --strict --out reports/', 'ptg collect v2.1 ci-4711 --from packs/*.tar.gz']),
+      ),
     (opts: Parameters<typeof collectCommand>[0] & { list?: boolean }) => (opts.list ? runsCommand({ ...opts, args: opts.args.slice(0, 1) }) : collectCommand(opts)),
+  );
+
+  withGlobals(
+    cli
+      .command('pack')
+      .description("Write one archive of a run's experiment folders and manifest (what a CI shard uploads)")
+      .argument('<version>', 'the version that ran')
+      .argument('[run-id]', 'the run (default: the latest run of that version)')
+      .option('--out <dir>', 'where the archive goes (default: the workspace)')
+      .addHelpText('after', examples(['ptg pack v2.1 ci-4711 --out artifacts/', 'ptg collect v2.1 ci-4711 --from artifacts/*.tar.gz'])),
+    packCommand,
   );
 
   withGlobals(
@@ -106,6 +126,38 @@ function program(): Command {
       .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
       .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500'])),
     compareCommand,
+  );
+  withGlobals(
+    cli
+      .command('status')
+      .description('What is running now (from another terminal): runs, agents, elapsed time, output so far')
+      .option('--all', 'finished runs too')
+      .addHelpText('after', examples(['ptg status', 'ptg status --json'])),
+    statusCommand,
+  );
+
+  withGlobals(
+    cli
+      .command('doctor')
+      .description('Check git, the agent and its login, uv/python, pyright, free disk, root, the workspace')
+      .option('--agent <cmd>', 'the agent to check instead of claude')
+      .addHelpText('after', examples(['ptg doctor', 'PTG_AGENT=./my-agent ptg doctor'])),
+    doctorCommand,
+  );
+
+  withGlobals(
+    cli
+      .command('clean')
+      .description('Remove experiment folders, results or slots; uncommitted work in a slot only with --force')
+      .option('--experiments', 'experiment folders in the slots and the run manifests')
+      .option('--results', 'results_* and comparison_* in the workspace')
+      .option('--slots', 'the slot checkouts themselves (and their runs)')
+      .option('--all', 'all of the above')
+      .option('--version <v>', 'only this version\'s experiments and results')
+      .option('--dry-run', 'list what would be removed')
+      .option('--force', 'remove slots even when they hold uncommitted work')
+      .addHelpText('after', examples(['ptg clean --results', 'ptg clean --experiments --version v1 --dry-run', 'ptg clean --all --force'])),
+    cleanCommand,
   );
   return cli;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { collectRun } from '../core/collect.js';
+import { collectMerged, collectRun } from '../core/collect.js';
 import { findVersion } from '../core/root.js';
-import { EXIT } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { reportHtml } from '../render/html.js';
 import { junitXml } from '../render/junit.js';
 import { summaryMarkdown } from '../render/markdown.js';
@@ -26,7 +26,10 @@ export async function collectCommand(flags: CollectFlags): Promise<number> {
     junit: (r: Parameters<typeof junitXml>[0]) => junitXml(r, { strict: flags.strict }),
   };
   const outRoot = flags.out ? path.resolve(flags.out) : ctx.workspace;
-  const { report, dir, stepSummary } = await collectRun(ctx.workspace, versionName, runId, outRoot, render, process.env);
+  if (flags.from && !runId) throw new UsageError('collect --from needs the run id: ptg collect <version> <run-id> --from DIR...');
+  const { report, dir, stepSummary } = flags.from?.length
+    ? await collectMerged(flags.from, versionName, runId!, outRoot, render, process.env)
+    : await collectRun(ctx.workspace, versionName, runId, outRoot, render, process.env);
   if (flags.json) printJson(report);
   const t = report.totals;
   if (report.runState === 'running') ctx.print(`${sym.warn} Run ${report.runId} is still running: collected what has finished.`);

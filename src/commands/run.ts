@@ -46,6 +46,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const version = findVersion(ctx.root, flags.args[0]!);
   const shard = shardOf(flags);
   const stps = selectStps(ctx.root.stps, parseIdList(flags.stp), shard ? parseShard(shard) : undefined);
+  if (stps.length === 0 && shard) {
+    ctx.print(`Shard ${shard} has no STPs (${ctx.root.stps.length} STPs in all): nothing to run.`);
+    return EXIT.ok;
+  }
   const timeout = flags.timeout ?? config.timeout;
   const req = {
     root: ctx.root,

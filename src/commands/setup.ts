@@ -5,6 +5,7 @@ import { EXIT } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { c, sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { shardOf } from './run.js';
 
 export interface SetupFlags extends GlobalFlags {
   repo?: string;
@@ -12,12 +13,18 @@ export interface SetupFlags extends GlobalFlags {
   python?: boolean;
   stp?: string;
   shard?: string;
+  shardFromEnv?: string;
 }
 
 export async function setupCommand(flags: SetupFlags): Promise<number> {
   const ctx = await loadContext(flags);
   const { config } = ctx.root;
-  const stps = selectStps(ctx.root.stps, parseIdList(flags.stp), flags.shard ? parseShard(flags.shard) : undefined);
+  const shard = shardOf(flags);
+  const stps = selectStps(ctx.root.stps, parseIdList(flags.stp), shard ? parseShard(shard) : undefined);
+  if (stps.length === 0) {
+    ctx.print(`Shard ${shard} has no STPs (${ctx.root.stps.length} STPs in all): nothing to set up.`);
+    return EXIT.ok;
+  }
   const repo = flags.repo ?? config.repo ?? DEFAULT_REPO;
   const python = flags.python === false || config.python === false ? false : config.python;
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
 import { findRun, type RunManifest } from './manifest.js';
+import { mergeRun } from './merge.js';
 import { buildReport, type Report } from './report.js';
 
 export interface Renderers {
@@ -57,6 +58,17 @@ export async function appendStepSummary(markdown: string, env: NodeJS.ProcessEnv
   if (!file) return undefined;
   await fs.appendFile(file, `${markdown}\n`);
   return file;
+}
+
+/** Collects one run from packs or workspaces of several machines (`collect --from`). */
+export async function collectMerged(sources: string[], version: string, runId: string, outRoot: string, render: Renderers, env: NodeJS.ProcessEnv): Promise<CollectResult> {
+  const { report, dirs, cleanup } = await mergeRun(sources, version, runId);
+  try {
+    const dir = await writeResults(report, dirs, path.join(outRoot, resultsDirName(version, runId)), render);
+    return { report, dir, stepSummary: await appendStepSummary(render.markdown(report), env) };
+  } finally {
+    await cleanup();
+  }
 }
 
 /** Collects a run of this workspace: the latest of `version` unless `runId` is given. */

@@ -164,7 +164,7 @@ export function repeatsOf(experiments: ReportExperiment[]): RepeatAggregate[] | 
       succeeded: list.filter((e) => e.status === 'succeeded').length,
       meanPyrightErrors: mean(errors),
       sdPyrightErrors: sd(errors),
-      meanCostUsd: mean(costs),
+      meanCostUsd: costs.length ? round(mean(costs)!) : undefined,
       meanDurationMs: mean(durations),
       sdDurationMs: sd(durations),
     };

@@ -36,7 +36,8 @@ const has = (verb) => directives.find((d) => d.verb === verb);
 
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const session = `fake-${stpId}-${process.pid}`;
+// No pid in it: two runs of the same STP print the same transcript, as the merge test needs.
+const session = `fake-session-${stpId}`;
 const usage = { input_tokens: 1000, output_tokens: 200, cache_read_input_tokens: 50, cache_creation_input_tokens: 10 };
 
 if (has('plain')) {

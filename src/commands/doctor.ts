@@ -1,0 +1,18 @@
+import { doctor } from '../core/doctor.js';
+import { DEFAULT_AGENT } from '../core/run.js';
+import { EXIT } from '../errors.js';
+import { sym, table } from '../render/style.js';
+import { type GlobalFlags, loadContext, output, printJson } from './context.js';
+import { resolve } from 'node:path';
+
+export async function doctorCommand(flags: GlobalFlags & { agent?: string }): Promise<number> {
+  // Doctor must work where the root is broken too: then it checks the machine alone.
+  const ctx = await loadContext(flags).catch(() => undefined);
+  const print = ctx?.print ?? output(flags).print;
+  const workspace = ctx?.workspace ?? resolve(flags.workspace ?? 'parallel');
+  const agentCommand = flags.agent ?? (process.env.PTG_AGENT || ctx?.root.config.agent?.command) ?? DEFAULT_AGENT;
+  const checks = await doctor({ workspace, agentCommand, env: process.env });
+  if (flags.json) printJson(checks);
+  for (const line of table(checks.map((c) => [c.ok ? sym.ok : c.warning ? sym.warn : sym.fail, c.name, c.detail]))) print(line);
+  return checks.every((c) => c.ok || c.warning) ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import fs from 'fs-extra';
+import { PtgError } from '../errors.js';
+import { isAlive } from './lock.js';
+import { listRuns } from './manifest.js';
+import { slotCondition } from './slot.js';
+import { paths, type SlotState } from './workspace.js';
+
+export interface CleanRequest {
+  workspace: string;
+  experiments?: boolean;
+  results?: boolean;
+  slots?: boolean;
+  /** Only this version's experiment folders, results and runs. */
+  version?: string;
+  force?: boolean;
+}
+
+export interface CleanPlan {
+  remove: string[];
+  /** Slots with work no patch of ptg's holds: removed only with force. */
+  dirty: string[];
+}
+
+async function slotStates(ws: string): Promise<SlotState[]> {
+  const dir = path.join(paths.state(ws), 'slots');
+  const names = ((await fs.readdir(dir).catch(() => [])) as string[]).filter((n) => n.endsWith('.json'));
+  return Promise.all(names.map((n) => fs.readJson(path.join(dir, n)) as Promise<SlotState>));
+}
+
+/** What `ptg clean` would remove; refuses while a run is going on. */
+export async function planClean(req: CleanRequest): Promise<CleanPlan> {
+  const ws = req.workspace;
+  const live = (await listRuns(ws)).filter((r) => r.state === 'running' && isAlive(r.pid));
+  if (live.length) throw new PtgError(`Run ${live[0]!.version} ${live[0]!.runId} is going on (pid ${live[0]!.pid}): clean after it ends.`);
+  const slots = await slotStates(ws);
+  const plan: CleanPlan = { remove: [], dirty: [] };
+  const prefix = req.version ? `${req.version}_experiment_` : '';
+  if (req.experiments && !req.slots) {
+    for (const slot of slots) {
+      for (const name of (await fs.readdir(slot.dir).catch(() => [])) as string[]) {
+        if (name.includes('_experiment_') && name.startsWith(prefix)) plan.remove.push(path.join(slot.dir, name));
+      }
+    }
+    plan.remove.push(...(req.version ? [path.join(paths.runs(ws), req.version)] : [paths.runs(ws)]));
+  }
+  if (req.results) {
+    for (const name of (await fs.readdir(ws).catch(() => [])) as string[]) {
+      if ((name.startsWith(`results_${req.version ?? ''}`) || (!req.version && name.startsWith('comparison_')))) plan.remove.push(path.join(ws, name));
+    }
+  }
+  if (req.slots) {
+    for (const slot of slots) {
+      if ((await fs.pathExists(slot.dir)) && (await slotCondition(slot).catch(() => 'dirty' as const)) === 'dirty') plan.dirty.push(slot.dir);
+      plan.remove.push(slot.dir, paths.slotFile(ws, slot.slot));
+    }
+    plan.remove.push(paths.runs(ws), paths.workspaceFile(ws));
+  }
+  return plan;
+}
+
+/** Removes what the plan names; uncommitted work only with force, and then nothing is asked. */
+export async function applyClean(plan: CleanPlan, force: boolean): Promise<string[]> {
+  if (plan.dirty.length && !force) {
+    throw new PtgError(`${plan.dirty.length} slot(s) hold uncommitted work no patch has (${plan.dirty.map((d) => path.basename(d)).join(', ')}): commit or save it, or pass --force. Nothing was removed.`);
+  }
+  const removed: string[] = [];
+  for (const p of [...new Set(plan.remove)]) {
+    if (await fs.pathExists(p)) {
+      await fs.remove(p);
+      removed.push(p);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,17 @@
+import { execa } from 'execa';
+import fs from 'fs-extra';
+import path from 'node:path';
+
+/** Writes a gzipped tar of `entries` (paths relative to `cwd`), streamed by the system's tar. */
+export async function packTar(file: string, cwd: string, entries: string[]): Promise<void> {
+  await fs.ensureDir(path.dirname(file));
+  const tmp = `${file}.${process.pid}.tmp`;
+  await execa('tar', ['-czf', tmp, '-C', cwd, '--', ...entries]);
+  await fs.rename(tmp, file);
+}
+
+/** Unpacks a gzipped tar into `dir`. */
+export async function unpackTar(file: string, dir: string): Promise<void> {
+  await fs.ensureDir(dir);
+  await execa('tar', ['-xzf', file, '-C', dir]);
+}
