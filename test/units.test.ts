@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { parseDuration, formatDuration } from '../src/core/duration.js';
+import { statusLine } from '../src/core/experiment.js';
+import { buildPrompt } from '../src/core/prompt.js';
+import { compareIds } from '../src/core/root.js';
+import { modelOf, timestampId, validateRunId } from '../src/core/run.js';
+import { StreamJsonParser } from '../src/io/streamjson.js';
+import { tailLines } from '../src/io/files.js';
+import { PROJECT, tmpDir } from './support/fixtures.js';
+
+const fixture = (name: string) => fs.readFileSync(path.join(PROJECT, 'test/fixtures', name), 'utf8');
+
+describe('stream-json parser', () => {
+  test('real Claude Code 2.1.197 output: figures from the result event, a readable transcript', () => {
+    const parser = new StreamJsonParser();
+    const text = fixture('claude-2.1.197-success.jsonl');
+    // Fed in awkward pieces, as a followed file delivers it.
+    let transcript = '';
+    for (let i = 0; i < text.length; i += 37) transcript += parser.feed(text.slice(i, i + 37));
+    transcript += parser.end();
+    const result = JSON.parse(text.trim().split('\n').at(-1)!);
+    assert.equal(parser.figures.turns, result.num_turns);
+    assert.equal(parser.figures.costUsd, result.total_cost_usd);
+    assert.deepEqual(parser.figures.tokens, {
+      input: result.usage.input_tokens,
+      output: result.usage.output_tokens,
+      cacheRead: result.usage.cache_read_input_tokens,
+      cacheCreation: result.usage.cache_creation_input_tokens,
+    });
+    assert.equal(parser.figures.model, 'claude-opus-4-8[1m]');
+    assert.equal(parser.figures.result?.isError, false);
+    assert.equal(parser.figures.otherLines, 0);
+    assert.match(transcript, /^\[init\] model claude-opus-4-8\[1m\]/);
+    assert.match(transcript, /^→ Write \{"file_path":/m);
+    assert.match(transcript, /^\[result\] success \(success\) · 3 turns · \$0\.0274\nWrote tests\/test_stp1.py.\n$/m);
+  });
+
+  test('an API error says success in subtype: only is_error tells', () => {
+    const parser = new StreamJsonParser();
+    parser.feed(fixture('claude-2.1.197-error.jsonl'));
+    parser.end();
+    assert.equal(parser.figures.result?.subtype, 'success');
+    assert.equal(parser.figures.result?.isError, true);
+    assert.match(parser.figures.result?.text ?? '', /^API Error: 500 scripted failure/);
+  });
+
+  test('lines that are not events pass through as they are; a last line without newline is kept', () => {
+    const parser = new StreamJsonParser();
+    assert.equal(parser.feed('hello\n{"not":"an event"}\n{broken json\n'), 'hello\n{"not":"an event"}\n{broken json\n');
+    assert.equal(parser.feed('tail without newline'), '');
+    assert.equal(parser.end(), 'tail without newline\n');
+    assert.equal(parser.figures.otherLines, 4);
+  });
+});
+
+describe('prompts', () => {
+  const v1 = { name: 'v1', kind: 'monolithic' as const, dir: '/r/v1', entryFile: '/r/v1/prompt.md' };
+  const v2 = { name: 'v2.1', kind: 'orchestrated' as const, dir: '/r/v2.1', entryFile: '/r/v2.1/orchestrator.md' };
+  test('monolithic: every placeholder replaced literally, then the STP path', () => {
+    assert.equal(buildPrompt(v1, 'A ${STP_CONTENT} B ${STP_CONTENT}\n\n', 'x $& $1 \\n', '/r/stps/1.md'), 'A x $& $1 \\n B x $& $1 \\n\n\nSTP File: /r/stps/1.md\n');
+  });
+  test('orchestrated: the slash command, or the configured template', () => {
+    assert.equal(buildPrompt(v2, '', '', '/r/stps/1.md'), '/v2.1-orchestrator STP file path: /r/stps/1.md');
+    assert.equal(buildPrompt(v2, '', '', '/s.md', { orchestrated: 'Run /${VERSION}-orchestrator on ${STP_PATH}' }), 'Run /v2.1-orchestrator on /s.md');
+  });
+});
+
+describe('small things', () => {
+  test('durations', () => {
+    assert.equal(parseDuration('90s'), 90_000);
+    assert.equal(parseDuration('30m'), 1_800_000);
+    assert.equal(parseDuration('1.5h'), 5_400_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('45'), 45_000);
+    assert.equal(parseDuration(10), 10_000);
+    for (const bad of ['', 'soon', '-5m', '0s', '5d']) assert.throws(() => parseDuration(bad), /Invalid duration/);
+    assert.equal(formatDuration(75_000), '1m15s');
+    assert.equal(formatDuration(3_660_000), '1h01m');
+  });
+  test('STP ids sort numerically, then as text', () => {
+    assert.deepEqual(['10', 'b', '2', 'a', '1'].sort(compareIds), ['1', '2', '10', 'a', 'b']);
+  });
+  test('run ids', () => {
+    assert.equal(timestampId(new Date(2026, 1, 9, 14, 30, 22)), '20260209_143022');
+    assert.equal(validateRunId('gha-123.4_x'), 'gha-123.4_x');
+    for (const bad of ['../x', 'a/b', '', '.hidden', 'a..b']) assert.throws(() => validateRunId(bad), /Invalid run id/);
+  });
+  test('the model named in the agent arguments', () => {
+    assert.equal(modelOf(['-p', '--model', 'opus']), 'opus');
+    assert.equal(modelOf(['--model=sonnet']), 'sonnet');
+    assert.equal(modelOf(['-p']), undefined);
+  });
+  test("the scripts' status line", () => {
+    assert.equal(statusLine({ stp: '3', state: 'succeeded' }), '[STP 3] ✓ Completed successfully');
+    assert.equal(statusLine({ stp: '3', state: 'failed', exitCode: 2 }), '[STP 3] ✗ Failed with exit code 2');
+    assert.equal(statusLine({ stp: '3', repeat: 2, state: 'timed_out', timeoutMs: 1_800_000 }), '[STP 3 r2] ✗ Timed out after 30m00s');
+  });
+  test('the tail of a large file is read from its end', async () => {
+    const file = path.join(tmpDir(), 'big.log');
+    fs.writeFileSync(file, Array.from({ length: 100_000 }, (_, i) => `line ${i} ünïcode`).join('\n') + '\n');
+    assert.deepEqual(await tailLines(file, 3), ['line 99997 ünïcode', 'line 99998 ünïcode', 'line 99999 ünïcode']);
+    assert.deepEqual(await tailLines(path.join(path.dirname(file), 'missing'), 3), []);
+  });
+});
