@@ -16,8 +16,12 @@ import { setupCommand } from './commands/setup.js';
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
 
-/** Ctrl-C or SIGTERM once: commands wind down through this signal. Twice: ptg ends at once. */
+/**
+ * Ctrl-C or SIGTERM during `ptg run`: the run winds down through this signal (agents ended,
+ * statuses written). A second one, or one during any other command, ends ptg at once.
+ */
 const interrupt = new AbortController();
+let graceful = false;
 
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
@@ -79,7 +83,10 @@ function program(): Command {
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),
       ),
-    (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION }),
+    (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => {
+      graceful = true;
+      return runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
+    },
   );
   withGlobals(
     cli
@@ -171,7 +178,7 @@ export async function main(argv: string[]): Promise<void> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
-    if (signals === 1) {
+    if (signals === 1 && graceful) {
       process.stderr.write(`\n${c.yellow(`${signal}: stopping every agent... (again to quit at once)`)}\n`);
       interrupt.abort();
     } else {
@@ -188,10 +195,6 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = report(error);
   }
   process.exit(process.exitCode ?? 0);
-}
-
-export function interruptSignal(): AbortSignal {
-  return interrupt.signal;
 }
 
 function report(error: unknown): number {
