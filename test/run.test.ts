@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
@@ -145,6 +146,37 @@ describe('ptg run', () => {
     assert.equal(manifest.state, 'interrupted');
     assert.equal(manifest.experiments[2].state, 'interrupted');
     assert.match(fs.readFileSync(path.join(w.expDir('2', 'v1', id), 'changes.patch'), 'utf8'), /test_partial\.py/, 'the interrupted agent\'s work is kept');
+  });
+
+  test('a second Ctrl-C quits at once, and still leaves no agent behind', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: ignore-term\nfake: grandchild\nfake: hang\n' });
+    let ptgPid = 0;
+    const running = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
+    const [grandchild] = await waitFor('the grandchild', () => {
+      const dir = fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_'));
+      const found = dir ? grandchildPids([path.join(w.slot('1'), dir, 'claude.jsonl')]) : [];
+      return found.length > 0 && found;
+    });
+    const agent = fs.readJsonSync(path.join(w.slot('1'), fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_'))!, 'status.json')).pid;
+    process.kill(ptgPid, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(isAlive(agent), 'the agent ignores SIGTERM, so the first Ctrl-C is still waiting for it');
+    const second = Date.now();
+    process.kill(ptgPid, 'SIGINT');
+    const r = await running;
+    assert.equal(r.code, 130);
+    assert.ok(Date.now() - second < 2000, 'the second Ctrl-C does not wait for the grace period');
+    await waitFor('the agent and its grandchild to be gone', () => !isAlive(agent) && !isAlive(grandchild!), 3000);
+  });
+
+  test('secrets in the environment reach the agent and never the disk', async () => {
+    const secret = 'sk-ant-test-DO-NOT-WRITE-0123456789';
+    const w = await setUpWorkspace({ '1': '# STP 1\n' });
+    const r = await w.run(['v1'], { env: { ANTHROPIC_API_KEY: secret, CLAUDE_CODE_OAUTH_TOKEN: secret } });
+    assert.equal(r.code, 0);
+    assert.equal((await ptg(['collect', 'v1'], { cwd: w.root })).code, 0);
+    const grep = spawnSync('grep', ['-rl', '--', secret, w.ws], { encoding: 'utf8' });
+    assert.equal(grep.status, 1, `the secret is in: ${grep.stdout}`);
   });
 
   test('-j limits how many agents run at once', async () => {

@@ -7,6 +7,7 @@
 //   fake: exit <code>                  exit with this code after the result
 //   fake: error <message>              result with is_error: true, exit 0
 //   fake: hang                         never end
+//   fake: ignore-term                  ignore SIGTERM (only SIGKILL ends it)
 //   fake: grandchild                   start a `sleep 600` child and print its pid
 //   fake: spam <MB>                    print this many MB of assistant events
 //   fake: plain                        print plain text only, no JSON
@@ -31,7 +32,7 @@ if (process.env.FAKE_AGENT_RECORD) {
 const stpPath = /STP (?:File|file path): (.+)$/m.exec(prompt)?.[1]?.trim();
 const stpText = stpPath && fs.existsSync(stpPath) ? fs.readFileSync(stpPath, 'utf8') : '';
 const stpId = stpPath ? path.basename(stpPath, '.md') : 'x';
-const directives = [...stpText.matchAll(/^fake: (\w+) ?(.*)$/gm)].map((m) => ({ verb: m[1], arg: m[2] }));
+const directives = [...stpText.matchAll(/^fake: ([\w-]+) ?(.*)$/gm)].map((m) => ({ verb: m[1], arg: m[2] }));
 const has = (verb) => directives.find((d) => d.verb === verb);
 
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -73,6 +74,7 @@ for (const d of directives) {
   }
 }
 if (process.env.FAKE_AGENT_SLEEP_MS) await sleep(Number(process.env.FAKE_AGENT_SLEEP_MS));
+if (has('ignore-term')) process.on('SIGTERM', () => {});
 if (has('hang')) await sleep(1e9);
 
 const error = has('error');
