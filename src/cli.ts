@@ -5,6 +5,7 @@ import { killAllAgents } from './io/proc.js';
 import { c } from './render/style.js';
 import { cleanCommand } from './commands/clean.js';
 import { collectCommand } from './commands/collect.js';
+import { demoCommand } from './commands/demo.js';
 import { packCommand } from './commands/pack.js';
 import { compareCommand } from './commands/compare.js';
 import { type RunFlags, runCommand } from './commands/run.js';
@@ -165,6 +166,18 @@ function program(): Command {
       .option('--force', 'remove slots even when they hold uncommitted work')
       .addHelpText('after', examples(['ptg clean --results', 'ptg clean --experiments --version v1 --dry-run', 'ptg clean --all --force'])),
     cleanCommand,
+  );
+  withGlobals(
+    cli
+      .command('demo')
+      .description('Run the whole pipeline offline on the bundled example, with the real Claude Code and a scripted model (no real model is called)')
+      .argument('[dir]', 'folder for the demo: a copy of the example, its upstream repository, the workspace and reports (default: ./ptg-demo)')
+      .addHelpText('after', examples(['ptg demo', 'ptg demo /tmp/ptg-demo', 'npm run demo            # from a clone of ptg, after npm install'])),
+    (opts: Parameters<typeof demoCommand>[0]) => {
+      // Ctrl-C reaches the ptg commands the demo runs too: they wind down; the demo then reports and cleans up.
+      graceful = true;
+      return demoCommand(opts);
+    },
   );
   return cli;
 }

@@ -35,7 +35,8 @@ describe('stream-json parser', () => {
     assert.equal(parser.figures.otherLines, 0);
     assert.match(transcript, /^\[init\] model claude-opus-4-8\[1m\]/);
     assert.match(transcript, /^→ Write \{"file_path":/m);
-    assert.match(transcript, /^\[result\] success \(success\) · 3 turns · \$0\.0274\nWrote tests\/test_stp1.py.\n$/m);
+    assert.match(transcript, /^\[result\] success · 3 turns · \$0\.0274\n$/m);
+    assert.equal(transcript.split('Wrote tests/test_stp1.py.').length, 2, 'the final answer once, not again in the result');
   });
 
   test('an API error says success in subtype: only is_error tells', () => {

@@ -62,6 +62,7 @@ export class StreamJsonParser {
   readonly figures: AgentFigures = { turns: 0, tokens: { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 }, otherLines: 0, events: 0 };
   private partial = '';
   private readonly messageUsage = new Map<string, Tokens>();
+  private lastText = '';
 
   /** Takes the next chunk of output; returns the transcript lines it completes. */
   feed(chunk: string): string {
@@ -120,7 +121,10 @@ export class StreamJsonParser {
         } else if (!this.messageUsage.has(id)) this.messageUsage.set(id, { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 });
         let out = '';
         for (const block of Array.isArray(message.content) ? message.content : []) {
-          if (block.type === 'text' && block.text) out += `${block.text.trimEnd()}\n`;
+          if (block.type === 'text' && block.text) {
+            this.lastText = block.text.trimEnd();
+            out += `${this.lastText}\n`;
+          }
           else if (block.type === 'tool_use') out += `→ ${block.name} ${oneLine(block.input)}\n`;
           else if (block.type === 'thinking') out += `(thinking) ${oneLine(block.thinking)}\n`;
         }
@@ -148,8 +152,10 @@ export class StreamJsonParser {
         if (result.turns !== undefined) f.turns = result.turns;
         if (result.tokens) f.tokens = result.tokens;
         if (result.costUsd !== undefined) f.costUsd = result.costUsd;
-        const head = `[result] ${result.isError ? 'error' : 'success'}${result.subtype ? ` (${result.subtype})` : ''} · ${f.turns} turns · $${(f.costUsd ?? 0).toFixed(4)}`;
-        return `${head}\n${result.text ? `${result.text.trimEnd()}\n` : ''}`;
+        const head = `[result] ${result.isError ? 'error' : 'success'}${result.subtype && result.subtype !== 'success' ? ` (${result.subtype})` : ''} · ${f.turns} turns · $${(f.costUsd ?? 0).toFixed(4)}`;
+        // The result repeats the last answer: print it only when it says something new.
+        const text = result.text?.trimEnd();
+        return `${head}\n${text && text !== this.lastText ? `${text}\n` : ''}`;
       }
       default:
         return '';

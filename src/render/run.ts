@@ -50,7 +50,8 @@ export function liveLines(rows: LiveRow[], now = Date.now()): string[] {
 }
 
 export function finishedLine(s: ExperimentStatus, line: string): string {
-  return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.pyright ? ` · pyright ${s.pyright.errors} errors` : ''}`;
+  const error = s.agentError && s.state !== 'agent_error' ? ` · ${s.agentError.split('\n')[0]!.slice(0, 120)}` : '';
+  return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.pyright ? ` · pyright ${s.pyright.errors} errors` : ''}${error}`;
 }
 
 /** The end of a run: summary table, totals and the exact next command. */

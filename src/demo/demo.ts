@@ -1,0 +1,217 @@
+// `ptg demo`: the whole pipeline on the bundled example, offline. The real Claude Code CLI (a dev
+// dependency of ptg) talks to the scripted model server; ptg itself runs as child processes,
+// exactly as a user would run it, so the demo proves what the user will get.
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fs from 'fs-extra';
+import { PtgError, UsageError } from '../errors.js';
+import { runCommand } from '../io/proc.js';
+import { offlineClaudeEnv, startModelServer } from './model-server.js';
+import { demoConversation, loadDemoScript } from './script.js';
+
+/** The ptg package: from dist/demo/ or src/demo/, two folders up. */
+export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const EXAMPLES_DIR = path.join(PACKAGE_DIR, 'examples');
+const PTG_BIN = path.join(PACKAGE_DIR, 'bin', 'ptg.js');
+
+/** In a demo folder: marks it as ours, so a second `ptg demo` may replace it. */
+const MARKER = '.ptg-demo';
+/** The example's monolithic version: its prompt does not name itself, so the script needs telling. */
+const MONOLITHIC = 'v1';
+
+export interface DemoPaths {
+  dir: string;
+  /** The experiment root: a copy of examples/root. */
+  root: string;
+  /** examples/target as a bare git repository: the demo's "remote". */
+  upstream: string;
+  workspace: string;
+}
+
+export function demoPaths(dir: string): DemoPaths {
+  const root = path.join(dir, 'root');
+  return { dir, root, upstream: path.join(dir, 'inventory.git'), workspace: path.join(root, 'parallel') };
+}
+
+export interface DemoStep {
+  /** The ptg arguments, as a user would type them after `ptg`. */
+  args: string[];
+  /** Exit codes that mean the step worked. `ptg run v1` exits 1: one STP fails on purpose. */
+  expect: number[];
+  why?: string;
+}
+
+/** The pipeline, in order. */
+export function demoSteps(paths: DemoPaths, claude: string): DemoStep[] {
+  return [
+    { args: ['setup', '--repo', paths.upstream, '--no-python'], expect: [0] },
+    { args: ['run', 'v1', '--agent', claude], expect: [0, 1], why: 'STP 4 fails on purpose: the script answers it with HTTP 529 Overloaded' },
+    { args: ['run', 'v2', '--agent', claude], expect: [0] },
+    { args: ['collect', 'v1'], expect: [0] },
+    { args: ['collect', 'v2'], expect: [0] },
+    { args: ['compare', 'v1', 'v2'], expect: [0] },
+  ];
+}
+
+export interface ClaudeBinary {
+  path: string;
+  version: string;
+}
+
+/** Claude Code from ptg's own node_modules (a dev dependency), never from PATH: the demo is pinned. */
+export async function findClaude(env: NodeJS.ProcessEnv): Promise<ClaudeBinary> {
+  const require = createRequire(import.meta.url);
+  let pkgFile: string;
+  try {
+    pkgFile = require.resolve('@anthropic-ai/claude-code/package.json');
+  } catch {
+    throw new UsageError(`Claude Code is not installed next to ptg (@anthropic-ai/claude-code, a dev dependency): run \`npm install\` in ${PACKAGE_DIR}.`);
+  }
+  const pkg = (await fs.readJson(pkgFile)) as { bin?: string | Record<string, string> };
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.claude;
+  // npm's link is named `claude` (the package's file is bin/claude.exe, on every platform): reports show the name.
+  const link = path.resolve(path.dirname(pkgFile), '..', '..', '.bin', 'claude');
+  const file = (await fs.pathExists(link)) ? link : bin ? path.join(path.dirname(pkgFile), bin) : '';
+  const probe = file ? await runCommand(file, ['--version'], { env, timeoutMs: 30_000 }) : undefined;
+  if (!probe?.ok) {
+    throw new UsageError(
+      `Claude Code in ${path.dirname(pkgFile)} does not start (${probe?.reason ?? 'no claude binary in its package.json'}): run \`npm install\` in ${PACKAGE_DIR} again; its install script puts the native binary in place.`,
+    );
+  }
+  return { path: file, version: probe.output.split('\n')[0]!.replace(/\s*\(Claude Code\)\s*$/, '').trim() };
+}
+
+/** Makes the demo folder, or empties one that an earlier demo made; anything else is left alone. */
+export async function prepareDir(dir: string): Promise<void> {
+  if (await fs.pathExists(dir)) {
+    const entries = await fs.readdir(dir);
+    if (entries.length > 0 && !entries.includes(MARKER)) {
+      throw new UsageError(`${dir} exists and was not made by \`ptg demo\`: name another folder, like \`ptg demo ${path.basename(dir)}-2\`.`);
+    }
+    await fs.emptyDir(dir);
+  }
+  await fs.ensureDir(dir);
+  await fs.writeFile(path.join(dir, MARKER), 'Made by `ptg demo`; a later `ptg demo` here replaces this folder whole.\n');
+}
+
+/** Runs git with a fixed identity and date, so the example's commit id is the same on every machine. */
+async function git(cwd: string, args: string[]): Promise<void> {
+  const identity = { GIT_AUTHOR_NAME: 'ptg demo', GIT_AUTHOR_EMAIL: 'demo@ptg.invalid', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z' };
+  const env = { ...identity, GIT_COMMITTER_NAME: 'ptg demo', GIT_COMMITTER_EMAIL: 'demo@ptg.invalid', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' };
+  const result = await runCommand('git', ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'core.autocrlf=false', ...args], { cwd, env });
+  if (!result.ok) throw new PtgError(`Cannot make the demo's upstream repository: ${result.reason}`);
+}
+
+/** Leaves out what running the example by hand leaves behind: a workspace, caches, a venv. */
+function exampleOnly(from: string): (src: string) => boolean {
+  const skip = new Set(['__pycache__', '.pytest_cache', '.venv', '.git']);
+  return (src) => !skip.has(path.basename(src)) && src !== path.join(from, 'parallel');
+}
+
+/** examples/target as a bare repository with one commit on `main`. */
+export async function makeUpstream(target: string, bare: string): Promise<void> {
+  const work = `${bare}.work`;
+  await fs.copy(target, work, { filter: exampleOnly(target) });
+  await git(work, ['init', '-q']);
+  await git(work, ['symbolic-ref', 'HEAD', 'refs/heads/main']); // `init -b` needs git 2.28
+  await git(work, ['add', '-A']);
+  await git(work, ['commit', '-q', '-m', 'inventory: a small shop library']);
+  await git(path.dirname(bare), ['clone', '-q', '--bare', work, bare]);
+  await fs.remove(work);
+}
+
+export interface StepResult {
+  step: DemoStep;
+  exitCode?: number;
+  output: string;
+  durationMs: number;
+  ok: boolean;
+}
+
+export interface DemoEvents {
+  onReady?(info: { paths: DemoPaths; claude: ClaudeBinary; serverUrl: string }): void;
+  onStepStarted?(step: DemoStep): void;
+  onStepFinished?(result: StepResult): void;
+}
+
+export interface DemoReport {
+  version: string;
+  runId: string;
+  dir: string;
+  summaryMd: string;
+  reportHtml: string;
+  summaryJson: string;
+}
+
+export interface DemoResult {
+  paths: DemoPaths;
+  claude: ClaudeBinary;
+  steps: StepResult[];
+  /** The step that did not work, if one did not; the demo stops there. */
+  failed?: StepResult;
+  reports: DemoReport[];
+  comparison?: { md: string; html: string };
+  /** Requests the scripted model answered. */
+  modelRequests: number;
+  durationMs: number;
+}
+
+/** The results folders that `ptg collect` wrote, found on disk (the workspace is new, so one per version). */
+async function findOutputs(workspace: string): Promise<Pick<DemoResult, 'reports' | 'comparison'>> {
+  const names = (await fs.pathExists(workspace)) ? (await fs.readdir(workspace)).sort() : [];
+  const reports = names
+    .map((name) => /^results_(v[\w.-]*?)_(\d{8}_\d{6}(?:_\d+)?)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map(([name, version, runId]) => {
+      const dir = path.join(workspace, name);
+      return { version: version!, runId: runId!, dir, summaryMd: path.join(dir, 'summary.md'), reportHtml: path.join(dir, 'report.html'), summaryJson: path.join(dir, 'summary.json') };
+    });
+  const comparison = names.find((n) => n.startsWith('comparison_') && n.endsWith('.md'));
+  return { reports, comparison: comparison ? { md: path.join(workspace, comparison), html: path.join(workspace, comparison.replace(/\.md$/, '.html')) } : undefined };
+}
+
+/**
+ * Builds the demo folder (a copy of the example root, the target as a bare repository), starts
+ * the scripted model server and runs the pipeline with the ptg binary. The server and the
+ * temporary claude home are gone when it returns.
+ */
+export async function runDemo(dir: string, events: DemoEvents = {}): Promise<DemoResult> {
+  const started = Date.now();
+  const paths = demoPaths(dir);
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'ptg-demo-home-'));
+  try {
+    const script = await loadDemoScript(path.join(EXAMPLES_DIR, 'scripted-model', 'script.json'));
+    const claude = await findClaude({ ...process.env, HOME: home, CLAUDE_CONFIG_DIR: path.join(home, '.claude') });
+    await prepareDir(dir);
+    await fs.copy(path.join(EXAMPLES_DIR, 'root'), paths.root, { filter: exampleOnly(path.join(EXAMPLES_DIR, 'root')) });
+    await makeUpstream(path.join(EXAMPLES_DIR, 'target'), paths.upstream);
+
+    const server = await startModelServer(demoConversation(script, MONOLITHIC), { usage: script.usage });
+    const steps: StepResult[] = [];
+    let failed: StepResult | undefined;
+    try {
+      events.onReady?.({ paths, claude, serverUrl: server.url });
+      const env = offlineClaudeEnv(server.url, home);
+      for (const step of demoSteps(paths, claude.path)) {
+        events.onStepStarted?.(step);
+        const t0 = Date.now();
+        const r = await runCommand(process.execPath, [PTG_BIN, ...step.args], { cwd: paths.root, env });
+        const result = { step, exitCode: r.exitCode, output: r.output, durationMs: Date.now() - t0, ok: r.exitCode !== undefined && step.expect.includes(r.exitCode) };
+        steps.push(result);
+        events.onStepFinished?.(result);
+        if (!result.ok) {
+          failed = result;
+          break;
+        }
+      }
+    } finally {
+      await server.close();
+    }
+    const modelRequests = server.requests.filter((r) => r.step !== undefined).length;
+    return { paths, claude, steps, failed, ...(await findOutputs(paths.workspace)), modelRequests, durationMs: Date.now() - started };
+  } finally {
+    await fs.remove(home);
+  }
+}
