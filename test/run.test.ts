@@ -258,6 +258,15 @@ describe('ptg run', () => {
     const nothing = await w.run(['v1', '--resume', id]);
     assert.equal(nothing.code, 2);
     assert.match(nothing.stderr, /nothing to resume/);
+
+    // A version edited after the run: resuming would label two versions' results as one.
+    fs.writeFileSync(path.join(w.root, 'stps', '2.md'), '# STP 2\nfake: exit 4\n');
+    const failed = runIdOf((await w.run(['v1'])).stdout);
+    fs.appendFileSync(path.join(w.root, 'v1', 'prompt.md'), 'One more rule.\n');
+    assert.equal((await ptg(['setup', '--repo', w.upstream, '--no-python'], { cwd: w.root })).code, 0);
+    const mixed = await w.run(['v1', '--resume', failed]);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /v1 changed since run \S+ started: resuming would mix two versions/);
   });
 
   test('100 MB of output streams to disk', async () => {

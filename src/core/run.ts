@@ -111,7 +111,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   const agentVersion = await agentVersionOf(agentPath, req.env);
   const repeat = req.repeat ?? 1;
   let manifest: RunManifest;
-  let retried: string[] = [];
+  const retried: string[] = [];
   let runId: string;
   const planned: ExperimentPlan[] = [];
 
@@ -135,12 +135,15 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     runId = validateRunId(req.resume);
     const previous = await readManifest(req.workspace, req.version.name, runId);
     if (!previous) throw new UsageError(`No run ${runId} of ${req.version.name} to resume: \`ptg runs\` lists them.`);
+    if (previous.versionHash !== install.hash) {
+      throw new UsageError(`${req.version.name} changed since run ${runId} started: resuming would mix two versions in one run. Start a new run instead.`);
+    }
     manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: agentVersion } };
     const wanted = new Set(req.stps.map((s) => s.id));
     for (const e of previous.experiments) {
       if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
       const stp = req.stps.find((s) => s.id === e.stp)!;
-      planned.push({ ...(await plan(stp, e.repeat)), baseCommit: slots.get(stp.id)!.baseCommit });
+      planned.push(await plan(stp, e.repeat));
       retried.push(e.dir);
     }
     if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
