@@ -90,7 +90,7 @@ describe('ptg run', () => {
   });
 
   test('an agent error (exit 0, is_error) and an agent that prints no JSON', async () => {
-    const w = await setUpWorkspace({ '1': '# STP 1\nfake: error 529 Overloaded\n', '2': '# STP 2\nfake: plain\n' });
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: error 529 Overloaded\n', '2': '# STP 2\nfake: plain\n', '3': '# STP 3\nfake: killed\n' });
     const r = await w.run(['v1']);
     assert.equal(r.code, 1);
     const id = runIdOf(r.stdout);
@@ -101,6 +101,9 @@ describe('ptg run', () => {
     const s2 = fs.readJsonSync(path.join(w.expDir('2', 'v1', id), 'status.json'));
     assert.equal(s2.state, 'succeeded');
     assert.equal(fs.readFileSync(path.join(w.expDir('2', 'v1', id), 'claude.log'), 'utf8'), 'plain output for STP 2\nno JSON here\n');
+    const s3 = fs.readJsonSync(path.join(w.expDir('3', 'v1', id), 'status.json'));
+    assert.deepEqual([s3.state, s3.exitCode, s3.signal], ['failed', undefined, 'SIGKILL']);
+    assert.equal(fs.readFileSync(path.join(w.expDir('3', 'v1', id), 'status.txt'), 'utf8'), '[STP 3] ✗ Killed by SIGKILL\n');
   });
 
   test('--timeout ends the agent and every process it started', async () => {

@@ -53,12 +53,13 @@ export { FILES as EXPERIMENT_FILES };
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
 
 /** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
-export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'timeoutMs' | 'agentError'>): string {
+export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'agentError'>): string {
   const who = `[STP ${status.stp}${status.repeat ? ` r${status.repeat}` : ''}]`;
   switch (status.state) {
     case 'succeeded':
       return `${who} ✓ Completed successfully`;
     case 'failed':
+      if (status.exitCode === undefined && status.signal) return `${who} ✗ Killed by ${status.signal}`;
       return `${who} ✗ Failed with exit code ${status.exitCode ?? '?'}`;
     case 'agent_error':
       return `${who} ✗ Agent error: ${(status.agentError ?? '').split('\n')[0]}`;

@@ -117,6 +117,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     repeat: entry.repeat,
     status,
     exitCode: s?.exitCode,
+    signal: s?.signal,
     agentError: s?.agentError,
     timeoutMs: s?.timeoutMs,
   };

@@ -8,6 +8,7 @@
 //   fake: error <message>              result with is_error: true, exit 0
 //   fake: hang                         never end
 //   fake: ignore-term                  ignore SIGTERM (only SIGKILL ends it)
+//   fake: killed                       die of SIGKILL, as the OOM killer does
 //   fake: grandchild                   start a `sleep 600` child and print its pid
 //   fake: spam <MB>                    print this many MB of assistant events
 //   fake: plain                        print plain text only, no JSON
@@ -74,6 +75,7 @@ for (const d of directives) {
   }
 }
 if (process.env.FAKE_AGENT_SLEEP_MS) await sleep(Number(process.env.FAKE_AGENT_SLEEP_MS));
+if (has('killed')) process.kill(process.pid, 'SIGKILL');
 if (has('ignore-term')) process.on('SIGTERM', () => {});
 if (has('hang')) await sleep(1e9);
 
