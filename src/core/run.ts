@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
@@ -233,6 +234,8 @@ export interface RunResult {
 export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSignal, events: RunEvents = {}): Promise<RunResult> {
   const { manifest } = plan;
   const ws = req.workspace;
+  // Each running experiment listens for the abort: more than Node's default of 10 is expected.
+  setMaxListeners(manifest.concurrency + 10, signal);
   const release = await lockSlots(ws, [...new Set(plan.experiments.map((e) => e.slot))], { version: manifest.version, runId: manifest.runId });
   try {
     for (const dir of plan.retried) await keepAttempt(dir);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { diffWorktree, headCommit, keepRef, resetTo, treeOf, worktreeTree } from '../io/git.js';
+import { diffWorktree, headCommit, isPristine, keepRef, resetTo, treeOf, worktreeTree } from '../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
 export type SlotCondition =
@@ -27,6 +27,7 @@ function stamp(): string {
  * under `.ptg/saved/`, and a HEAD that moved is kept under refs/ptg/kept/. Returns the saved patch.
  */
 export async function resetSlot(ws: string, slot: SlotState): Promise<string | undefined> {
+  if (await isPristine(slot.dir, slot.baseCommit)) return undefined;
   let savedPatch: string | undefined;
   const head = await headCommit(slot.dir);
   if (head !== slot.baseCommit) await keepRef(slot.dir, stamp(), head);

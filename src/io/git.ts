@@ -100,6 +100,17 @@ export async function resetTo(dir: string, commit: string): Promise<void> {
   await git(dir).raw(['clean', '--quiet', '-fd']);
 }
 
+/**
+ * True when HEAD is `commit` and git status shows no change and no untracked file that is not
+ * ignored: one git process, the common case before an experiment.
+ */
+export async function isPristine(dir: string, commit: string): Promise<boolean> {
+  const out = await git(dir).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=all', '-z']);
+  const entries = out.split('\0').filter(Boolean);
+  const oid = entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length);
+  return oid === commit && entries.every((e) => e.startsWith('# '));
+}
+
 /** Keeps a commit reachable under refs/ptg/kept/<name> so moving HEAD cannot orphan it. */
 export async function keepRef(dir: string, name: string, commit: string): Promise<void> {
   await git(dir).raw(['update-ref', `refs/ptg/kept/${name}`, commit]);
@@ -127,7 +138,9 @@ export async function treeOf(dir: string, commit: string): Promise<string> {
  * index so unchanged files are not hashed again.
  */
 async function withWorktreeIndex<T>(dir: string, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
-  const gitDir = (await git(dir).revparse(['--absolute-git-dir'])).trim();
+  // Slots are plain clones: their git folder is .git, and asking git costs a process per call.
+  const dotGit = path.join(dir, '.git');
+  const gitDir = (await fs.stat(dotGit).catch(() => undefined))?.isDirectory() ? dotGit : (await git(dir).revparse(['--absolute-git-dir'])).trim();
   const index = path.join(gitDir, `ptg-index-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     if (await fs.pathExists(path.join(gitDir, 'index'))) await fs.copyFile(path.join(gitDir, 'index'), index);
