@@ -55,10 +55,10 @@ describe('ptg collect', () => {
     const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
     const rows = md.split('\n').filter((l) => /^\| (\d|\*\*Total)/.test(l));
     assert.equal(rows.length, 5);
-    assert.match(rows[0]!, /^\| 1 \| succeeded \| tests\/virt\/test_one.py \| 0 \| \d+s \| 4 \| \$0\.2500 \|$/);
+    assert.match(rows[0]!, /^\| 1 \| succeeded \| tests\/virt\/test_one.py \| 0 \| [\d.]+s \| 4 \| \$0\.2500 \|$/);
     assert.match(rows[1]!, /^\| 2 \| failed \(exit 3\) \| tests\/virt\/test_two.py \| 1 \|/);
     assert.match(rows[2]!, /^\| 4 \| agent error \| — \| — \|/);
-    assert.match(rows[4]!, /^\| \*\*Total\*\* \| 2\/4 succeeded \| 3 files \| 2 \| median \d+s \| 12 \| \$1\.88 \|$/);
+    assert.match(rows[4]!, /^\| \*\*Total\*\* \| 2\/4 succeeded \| 3 files \| 2 \| median [\d.]+s \| 12 \| \$1\.88 \|$/);
     assert.match(md, /Agent error: API Error: 500 Internal server error/);
     assert.match(md, /## STP 4\n\n`\[STP 4\] ✗ Agent error: API Error: 500 Internal server error`/);
     assert.match(md, /Last \d+ lines of claude.log/);
@@ -143,7 +143,7 @@ describe('ptg compare', () => {
     const r = await ptg(['compare', 'v1', `v2@${b}`], { cwd: w.root });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
-    assert.match(lines.find((l) => l.startsWith('| 2 |'))!, /^\| 2 \| failed \(exit 2\) \| — \| \d+s \| \$0\.2500 \| 2 \| — \| — \| — \| — \| — \|$/);
+    assert.match(lines.find((l) => l.startsWith('| 2 |'))!, /^\| 2 \| failed \(exit 2\) \| — \| [\d.]+s \| \$0\.2500 \| 2 \| — \| — \| — \| — \| — \|$/);
     assert.match(lines.find((l) => l.startsWith('| 3 |'))!, /^\| 3 \| succeeded .* \| succeeded \|/);
     assert.match(lines.find((l) => l.startsWith('| **Success rate**'))!, /67% \(2\/3\) .* 100% \(2\/2\)/);
     assert.match(lines.find((l) => l.startsWith('| **Total cost**'))!, /\$1\.75 .* \$1\.50/);

@@ -35,7 +35,7 @@ describe('ptg status', () => {
     const r = await ptg(['status'], { cwd: w.root });
     assert.equal(r.code, 0);
     assert.match(r.stdout, /v1 \S+ · running \(ptg pid \d+\) · 1\/2 done/);
-    assert.match(r.stdout, /^ {2}1 +… running +\d+ +\d+s/m);
+    assert.match(r.stdout, /^ {2}1 +… running +\d+ +[\d.]+s/m);
     assert.equal((await running).code, 0);
     assert.match((await ptg(['status'], { cwd: w.root })).stdout, /Nothing is running/);
   });

@@ -79,6 +79,8 @@ describe('small things', () => {
     assert.equal(parseDuration(10), 10_000);
     for (const bad of ['', 'soon', '-5m', '0s', '5d']) assert.throws(() => parseDuration(bad), /Invalid duration/);
     assert.equal(formatDuration(75_000), '1m15s');
+    assert.equal(formatDuration(1_400), '1.4s');
+    assert.equal(formatDuration(2_000), '2s');
     assert.equal(formatDuration(3_660_000), '1h01m');
   });
   test('STP ids sort numerically, then as text', () => {

@@ -17,6 +17,7 @@ export function parseDuration(value: string | number, what = 'duration'): number
 /** 75_000 -> "1m15s": short, for tables. */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '—';
+  if (ms < 9950) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
