@@ -192,8 +192,8 @@ export async function main(argv: string[]): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals === 1 && graceful) {
-      process.stderr.write(`\n${c.yellow(`${signal}: stopping every agent... (again to quit at once)`)}\n`);
-      interrupt.abort();
+      // The command says so itself: its live view owns the terminal.
+      interrupt.abort(signal);
     } else {
       killAllAgents('SIGKILL');
       process.exit(EXIT.interrupted);

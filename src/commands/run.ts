@@ -4,7 +4,7 @@ import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.j
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
 import { EXIT, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
-import { finishedLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
+import { finishedLine, interruptLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
 
 export interface RunFlags extends GlobalFlags {
@@ -77,6 +77,11 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   );
   const view = ctx.live ? new LiveView(ctx.out, () => liveLines([...rows.values()])) : undefined;
   view?.start(500);
+  flags.signal.addEventListener('abort', () => {
+    view?.stop();
+    process.stderr.write(`${interruptLine(String(flags.signal.reason ?? 'Interrupted'))}\n`);
+    view?.start(500);
+  });
   const result = await executeRun(plan, req, flags.signal, {
     onExperimentStarted: (exp, pid) => {
       Object.assign(rows.get(exp.dir)!, { state: 'running', startedAt: Date.now() });
@@ -90,7 +95,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       if (!view) ctx.print(finishedLine(status, statusLine(status)));
     },
   });
-  view?.stop();
+  // The summary table below says everything the live one did.
+  view?.stop(false);
   for (const row of rows.values()) if (row.state === 'pending') row.state = 'interrupted';
 
   const root = flags.root ? ` --root ${flags.root}` : '';

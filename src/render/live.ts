@@ -24,10 +24,11 @@ export class LiveView {
     this.drawn = lines.length;
   }
 
-  /** Draws the last state and leaves it on screen. */
-  stop(): void {
+  /** Draws the last state and leaves it on screen, or erases it when something replaces it. */
+  stop(keep = true): void {
     clearInterval(this.timer);
-    this.draw();
+    if (keep) this.draw();
+    else if (this.drawn > 0) this.stream.write(`\x1b[${this.drawn}A\r\x1b[J`);
     this.drawn = 0;
   }
 }

@@ -54,6 +54,10 @@ export function finishedLine(s: ExperimentStatus, line: string): string {
   return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.pyright ? ` · pyright ${s.pyright.errors} errors` : ''}${error}`;
 }
 
+export function interruptLine(signal: string): string {
+  return c.yellow(`${signal}: stopping every agent... (again to quit at once)`);
+}
+
 /** The end of a run: summary table, totals and the exact next command. */
 export function summaryLines(result: RunResult, collectCommand: string): string[] {
   const { manifest } = result;
