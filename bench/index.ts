@@ -3,16 +3,18 @@
 // mean more than seconds), then prints one summary line per goal.
 import { collectBench } from './collect.bench.js';
 import { manyBench } from './many.bench.js';
+import { mergeBench } from './merge.bench.js';
 import { outputBench } from './output.bench.js';
 import { runBench } from './run.bench.js';
 import { setupBench } from './setup.bench.js';
+import { shardsBench } from './shards.bench.js';
 import { type Benchmark, cleanUp, type Goal, ptgWarnings, table, TIME_BIN } from './support.js';
 
-const BENCHMARKS: Benchmark[] = [setupBench, runBench, outputBench, manyBench, collectBench];
+const BENCHMARKS: Benchmark[] = [setupBench, runBench, outputBench, manyBench, collectBench, shardsBench, mergeBench];
 
 const USAGE = `Usage: npm run bench -- [--only NAMES] [--reps N]
   --only NAMES   comma separated, in any order: ${BENCHMARKS.map((b) => b.name).join(',')}
-  --reps N       repetitions of each timed step of setup, run and many (default 3); medians are reported`;
+  --reps N       repetitions of each timed step of setup, run, many, shards and merge (default 3); medians are reported`;
 
 function parseArgs(argv: string[]): { only?: string[]; reps: number } {
   let only: string[] | undefined;

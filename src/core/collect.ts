@@ -32,7 +32,7 @@ export function stpFolder(e: { stp: string; repeat?: number }): string {
  * each experiment folder. Built beside the final folder and renamed into place, so a reader
  * never sees half a report, and re-collecting replaces the old one whole.
  */
-export async function writeResults(report: Report, experimentDirs: string[], outDir: string, render: Renderers): Promise<string> {
+export async function writeResults(report: Report, experimentDirs: string[], outDir: string, render: Renderers, movable = new Set<string>()): Promise<string> {
   const tmp = `${outDir}.tmp-${process.pid}`;
   await fs.remove(tmp);
   await fs.ensureDir(tmp);
@@ -42,8 +42,11 @@ export async function writeResults(report: Report, experimentDirs: string[], out
   await fs.writeFile(path.join(tmp, 'junit.xml'), render.junit(report));
   for (const [i, e] of report.experiments.entries()) {
     const src = experimentDirs[i]!;
-    // A copy, so later runs and `ptg clean` cannot change a report; reflinks where the file system has them.
-    if (await fs.pathExists(src)) await fs.copy(src, path.join(tmp, stpFolder(e)), { filter: (p) => !p.endsWith('.tmp') });
+    const dest = path.join(tmp, stpFolder(e));
+    // Folders unpacked for this report move in; others are copied, so later runs and `ptg clean`
+    // cannot change a report.
+    if (movable.has(src)) await fs.rename(src, dest);
+    else if (await fs.pathExists(src)) await fs.copy(src, dest, { filter: (p) => !p.endsWith('.tmp') });
   }
   const old = `${outDir}.old-${process.pid}`;
   if (await fs.pathExists(outDir)) await fs.rename(outDir, old);
@@ -62,9 +65,10 @@ export async function appendStepSummary(markdown: string, env: NodeJS.ProcessEnv
 
 /** Collects one run from packs or workspaces of several machines (`collect --from`). */
 export async function collectMerged(sources: string[], version: string, runId: string, outRoot: string, render: Renderers, env: NodeJS.ProcessEnv): Promise<CollectResult> {
-  const { report, dirs, cleanup } = await mergeRun(sources, version, runId);
+  await fs.ensureDir(outRoot);
+  const { report, dirs, unpacked, cleanup } = await mergeRun(sources, version, runId, outRoot);
   try {
-    const dir = await writeResults(report, dirs, path.join(outRoot, resultsDirName(version, runId)), render);
+    const dir = await writeResults(report, dirs, path.join(outRoot, resultsDirName(version, runId)), render, unpacked);
     return { report, dir, stepSummary: await appendStepSummary(render.markdown(report), env) };
   } finally {
     await cleanup();

@@ -49,8 +49,14 @@ async function openSource(source: string, scratch: string): Promise<string> {
  * same a single machine would have written. The same experiment in two sources is an error
  * that names both: never dropped in silence.
  */
-export async function mergeRun(sources: string[], version: string, runId: string): Promise<{ report: Report; dirs: string[]; cleanup: () => Promise<void> }> {
-  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'ptg-merge-'));
+export async function mergeRun(
+  sources: string[],
+  version: string,
+  runId: string,
+  scratchParent = os.tmpdir(),
+): Promise<{ report: Report; dirs: string[]; unpacked: Set<string>; cleanup: () => Promise<void> }> {
+  // Beside the results, so unpacked folders can be renamed into them rather than copied.
+  const scratch = await fs.mkdtemp(path.join(scratchParent, '.ptg-merge-'));
   const cleanup = () => fs.remove(scratch);
   try {
     const found = new Map<string, Found>();
@@ -84,7 +90,9 @@ export async function mergeRun(sources: string[], version: string, runId: string
     const states = manifests.map((m) => m.state);
     const runState = states.every((s) => s === 'finished') ? 'finished' : states.includes('interrupted') ? 'interrupted' : 'stale';
     const merged: RunManifest = { ...first, shard: undefined, experiments: list.map((f) => f.entry), model: manifests.find((m) => m.model)?.model };
-    return { report: assemble(merged, experiments, runState), dirs: list.map((f) => f.dir), cleanup };
+    const dirs = list.map((f) => f.dir);
+    const unpacked = new Set(dirs.filter((d) => d.startsWith(scratch + path.sep)));
+    return { report: assemble(merged, experiments, runState), dirs, unpacked, cleanup };
   } catch (error) {
     await cleanup();
     throw error;

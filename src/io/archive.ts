@@ -6,7 +6,8 @@ import path from 'node:path';
 export async function packTar(file: string, cwd: string, entries: string[]): Promise<void> {
   await fs.ensureDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
-  await execa('tar', ['-czf', tmp, '-C', cwd, '--', ...entries]);
+  // Half-written files (atomic writes in progress) are not part of any result.
+  await execa('tar', ['-czf', tmp, '--exclude=*.tmp', '-C', cwd, '--', ...entries]);
   await fs.rename(tmp, file);
 }
 
