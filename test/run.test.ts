@@ -106,6 +106,20 @@ describe('ptg run', () => {
     assert.equal(fs.readFileSync(path.join(w.expDir('3', 'v1', id), 'status.txt'), 'utf8'), '[STP 3] ✗ Killed by SIGKILL\n');
   });
 
+  test('a slot ptg cannot use fails its own experiment; the others go on', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n', '2': '# STP 2\n' });
+    fs.removeSync(path.join(w.slot('1'), '.git'));
+    const r = await w.run(['v1']);
+    assert.equal(r.code, 1, r.stderr);
+    const id = runIdOf(r.stdout);
+    const s1 = fs.readJsonSync(path.join(w.expDir('1', 'v1', id), 'status.json'));
+    assert.equal(s1.state, 'failed');
+    assert.match(s1.agentError, /^ptg could not run this experiment: .*1-upstream is not a git checkout any more: run `ptg setup`$/);
+    assert.equal(fs.readJsonSync(path.join(w.expDir('2', 'v1', id), 'status.json')).state, 'succeeded');
+    assert.equal((await ptg(['collect', 'v1'], { cwd: w.root })).code, 0);
+    assert.match(fs.readFileSync(path.join(w.ws, `results_v1_${id}`, 'summary.md'), 'utf8'), /Agent error: ptg could not run this experiment/);
+  });
+
   test('--timeout ends the agent and every process it started', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: grandchild\nfake: hang\n', '2': '# STP 2\n' });
     const r = await w.run(['v1', '--timeout', '1s']);

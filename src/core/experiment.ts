@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { writeFileAtomic, writeJsonAtomic } from '../io/files.js';
-import { diffWorktree } from '../io/git.js';
+import { diffWorktree, isCheckout } from '../io/git.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
 import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
@@ -75,9 +75,32 @@ export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'st
 /**
  * One experiment: reset the slot (saving unsaved work), run the agent with its output going to
  * claude.jsonl and a transcript to claude.log, then record the changes and pyright's verdict.
- * Never throws for the agent's failures: they are the result.
+ * Never throws: the agent's failures, and ptg's own on this slot, are the result.
  */
 export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
+  try {
+    return await attempt(exp, ctx);
+  } catch (error) {
+    // ptg itself failed on this slot (a full disk, a broken checkout): a failed experiment, not a crashed run.
+    const status: ExperimentStatus = {
+      format: 1,
+      stp: exp.stp,
+      version: ctx.version,
+      runId: ctx.runId,
+      repeat: exp.repeat,
+      slot: exp.slot,
+      baseCommit: exp.baseCommit,
+      state: 'failed',
+      agentError: `ptg could not run this experiment: ${String((error as Error)?.message ?? error).split('\n')[0]}`,
+    };
+    await fs.ensureDir(exp.dir).catch(() => undefined);
+    await writeFileAtomic(path.join(exp.dir, FILES.statusText), `${statusLine(status)}\n`).catch(() => undefined);
+    await writeJsonAtomic(statusFile(exp.dir), status).catch(() => undefined);
+    return status;
+  }
+}
+
+async function attempt(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
   const slot = (await readSlot(ctx.workspace, exp.slot)) as SlotState;
   const status: ExperimentStatus = {
     format: 1,
@@ -90,6 +113,8 @@ export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext)
     state: 'running',
     timeoutMs: ctx.timeoutMs,
   };
+  // Without its own .git, git would act on whatever repository holds the workspace.
+  if (!(await isCheckout(exp.slotDir))) throw new Error(`${exp.slotDir} is not a git checkout any more: run \`ptg setup\``);
   status.savedPatch = await resetSlot(ctx.workspace, slot);
   await fs.ensureDir(exp.dir);
   const file = (name: string) => path.join(exp.dir, name);

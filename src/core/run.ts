@@ -270,18 +270,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
           events.onExperimentStarted?.(exp, pid);
         },
         onProgress: (figures) => events.onExperimentProgress?.(exp, figures),
-      }).catch((error: Error): ExperimentStatus => ({
-        // ptg itself failed on this slot (a disk full, a broken checkout): a failed experiment, not a crashed run.
-        format: 1,
-        stp: exp.stp,
-        version: manifest.version,
-        runId: manifest.runId,
-        repeat: exp.repeat,
-        slot: exp.slot,
-        baseCommit: exp.baseCommit,
-        state: 'failed',
-        agentError: `ptg could not run this experiment: ${error.message.split('\n')[0]}`,
-      }));
+      });
       Object.assign(e, {
         state: status.state,
         finishedAt: status.finishedAt,
