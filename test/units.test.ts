@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { parseDuration, formatDuration } from '../src/core/duration.js';
 import { statusLine } from '../src/core/experiment.js';
 import { buildPrompt } from '../src/core/prompt.js';
+import { resolveRepo } from '../src/core/setup.js';
 import { compareIds } from '../src/core/root.js';
 import { modelOf, timestampId, validateRunId } from '../src/core/run.js';
 import { StreamJsonParser } from '../src/io/streamjson.js';
@@ -70,6 +71,14 @@ describe('prompts', () => {
 });
 
 describe('small things', () => {
+  test('repository URLs stay as given; paths are resolved', () => {
+    for (const url of ['https://github.com/o/r.git', 'file:///srv/r.git', 'ssh://git@host/r.git', 'git@github.com:o/r.git']) {
+      assert.equal(resolveRepo(url, '/root'), url);
+    }
+    assert.equal(resolveRepo('../r.git', '/work/root'), '/work/r.git');
+    assert.equal(resolveRepo('/srv/r', '/work/root'), '/srv/r');
+  });
+
   test('durations', () => {
     assert.equal(parseDuration('90s'), 90_000);
     assert.equal(parseDuration('30m'), 1_800_000);

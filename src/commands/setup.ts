@@ -1,6 +1,6 @@
 import { DEFAULT_REPO } from '../core/config.js';
 import { parseIdList, parseShard, selectStps } from '../core/root.js';
-import { setup, type SetupStep } from '../core/setup.js';
+import { resolveRepo, setup, type SetupStep } from '../core/setup.js';
 import { EXIT } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { c, sym, table } from '../render/style.js';
@@ -25,7 +25,8 @@ export async function setupCommand(flags: SetupFlags): Promise<number> {
     ctx.print(`Shard ${shard} has no STPs (${ctx.root.stps.length} STPs in all): nothing to set up.`);
     return EXIT.ok;
   }
-  const repo = flags.repo ?? config.repo ?? DEFAULT_REPO;
+  // A path given on the command line is relative to where ptg runs; one in the config, to the root.
+  const repo = flags.repo ? resolveRepo(flags.repo, process.cwd()) : resolveRepo(config.repo ?? DEFAULT_REPO, ctx.root.dir);
   const python = flags.python === false || config.python === false ? false : config.python;
 
   const steps = new Map<string, string>();

@@ -14,6 +14,7 @@ export const EXCLUDES = ['/*_experiment_*/', '/.claude/', '/.venv/'];
 
 export interface SetupOptions {
   workspace: string;
+  /** A URL, or an absolute path (see resolveRepo). */
   repo: string;
   ref?: string;
   stps: Stp[];
@@ -50,10 +51,16 @@ export interface SetupResult {
   slots: SlotResult[];
 }
 
+/** A URL (https://, file://, ssh://) or scp-style `git@host:org/repo.git` as given; a path resolved against `base`. */
+export function resolveRepo(repo: string, base: string): string {
+  const isUrl = /^[a-z][\w+.-]*:\/\//i.test(repo) || /^[\w.-]+@[\w.-]+:/.test(repo);
+  return isUrl ? repo : path.resolve(base, repo);
+}
+
 /** Makes or updates one slot per STP from a single fetch, installs versions, sets up Python. */
 export async function setup(opts: SetupOptions, events: SetupEvents = {}): Promise<SetupResult> {
   const ws = opts.workspace;
-  const repo = /^[a-z][\w+.-]*:/i.test(opts.repo) ? opts.repo : path.resolve(opts.repo);
+  const repo = opts.repo;
   events.onMirror?.('start');
   const baseCommit = await updateMirror(paths.mirror(ws), repo, opts.ref);
   events.onMirror?.('done', baseCommit);
