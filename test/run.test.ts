@@ -196,6 +196,32 @@ describe('ptg run', () => {
     assert.equal(grep.status, 1, `the secret is in: ${grep.stdout}`);
   });
 
+  test('after ptg is killed with -9, its orphaned agent is named and no new run resets the slot under it', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n' });
+    let ptgPid = 0;
+    const running = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
+    const dir = await waitFor('the agent', () => fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_') && fs.existsSync(path.join(w.slot('1'), n, 'status.json'))));
+    const agent = fs.readJsonSync(path.join(w.slot('1'), dir, 'status.json')).pid;
+    await waitFor('the manifest to name the agent', () => fs.readFileSync(path.join(w.ws, '.ptg/runs/v1', dir.replace('v1_experiment_', ''), 'manifest.json'), 'utf8').includes(`"pid": ${agent}`));
+    process.kill(ptgPid, 'SIGKILL');
+    await running;
+    try {
+      assert.ok(isAlive(agent), 'kill -9 leaves the agent running: nothing can stop that');
+      const status = await ptg(['status'], { cwd: w.root });
+      assert.match(status.stdout, /stale: ptg \(pid \d+\) is gone/);
+      assert.match(status.stdout, new RegExp(`agent pid ${agent} still runs without ptg: end it with \`kill -- -${agent}\``));
+      const again = await w.run(['v1']);
+      assert.equal(again.code, 2);
+      assert.match(again.stderr, new RegExp(`An agent of run v1 \\S+ \\(pid ${agent}\\) still runs in slot 1-upstream without ptg`));
+    } finally {
+      process.kill(-agent, 'SIGKILL');
+    }
+    await waitFor('the agent to end', () => !isAlive(agent));
+    const resumed = await w.run(['v1', '--resume', dir.replace('v1_experiment_', ''), '--timeout', '1s']);
+    assert.equal(resumed.code, 1, resumed.stderr);
+    assert.match(resumed.stdout, /timed out/);
+  });
+
   test('-j limits how many agents run at once', async () => {
     const stps = Object.fromEntries(['1', '2', '3', '4', '5'].map((id) => [id, `# STP ${id}\nfake: sleep 400\n`]));
     const w = await setUpWorkspace(stps);

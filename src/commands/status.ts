@@ -44,6 +44,9 @@ export async function statusCommand(flags: GlobalFlags & { all?: boolean }): Pro
       e.outputBytes === undefined ? '—' : `${(e.outputBytes / 1024).toFixed(0)} KB`,
     ]);
     for (const line of table(rows, ['STP', 'State', 'Agent pid', 'Elapsed', 'Output'])) ctx.print(`  ${line}`);
+    for (const e of experiments.filter((x) => x.agentAlive && !alive)) {
+      ctx.print(c.red(`  STP ${e.stp}: agent pid ${e.pid} still runs without ptg: end it with \`kill -- -${e.pid}\`, then \`ptg run ${run.version} --resume ${run.runId}\`.`));
+    }
     ctx.print();
   }
   return EXIT.ok;

@@ -1,6 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
+import { readManifest } from './manifest.js';
 import { paths } from './workspace.js';
 
 interface LockInfo {
@@ -9,13 +11,23 @@ interface LockInfo {
   runId: string;
 }
 
+async function orphanAgent(ws: string, holder: LockInfo, slot: string): Promise<number | undefined> {
+  const manifest = await readManifest(ws, holder.version, holder.runId).catch(() => undefined);
+  return manifest?.experiments.find((e) => e.slot === slot && e.state === 'running' && isAlive(e.pid))?.pid;
+}
+
+/** A process that exists and is not a zombie (on Linux, an exited child not yet reaped still answers kill -0). */
 export function isAlive(pid: number | undefined): boolean {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return !existsSync('/proc/self'); // gone since kill -0; or no /proc (macOS), where kill -0 is all there is
   }
 }
 
@@ -44,6 +56,13 @@ export async function lockSlots(ws: string, slots: string[], info: Omit<LockInfo
           const holder = (await fs.readJson(file).catch(() => undefined)) as LockInfo | undefined;
           if (holder && isAlive(holder.pid)) {
             throw new UsageError(`Slot ${slot} is in use by run ${holder.version} ${holder.runId} (pid ${holder.pid}): wait for it to end, or choose other STPs with --stp.`);
+          }
+          // ptg died without ending its agents (kill -9): one may still be writing in the slot.
+          const orphan = holder && (await orphanAgent(ws, holder, slot));
+          if (orphan) {
+            throw new UsageError(
+              `An agent of run ${holder!.version} ${holder!.runId} (pid ${orphan}) still runs in slot ${slot} without ptg: end it with \`kill -- -${orphan}\`, then run again.`,
+            );
           }
           await fs.remove(file);
         }
