@@ -33,9 +33,9 @@ export async function collectCommand(flags: CollectFlags): Promise<number> {
   if (flags.json) printJson(report);
   const t = report.totals;
   if (report.runState === 'running') ctx.print(`${sym.warn} Run ${report.runId} is still running: collected what has finished.`);
-  ctx.print(`${t.succeeded === t.experiments ? sym.ok : sym.warn} ${report.version} ${report.runId}: ${t.succeeded}/${t.experiments} succeeded · ${t.pyrightErrors} pyright errors · ${money(t.costUsd)}`);
-  ctx.print(`  ${path.join(dir, 'summary.md')}`);
-  ctx.print(`  ${path.join(dir, 'report.html')}`);
+  ctx.result(`${t.succeeded === t.experiments ? sym.ok : sym.warn} ${report.version} ${report.runId}: ${t.succeeded}/${t.experiments} succeeded · ${t.pyrightErrors} pyright errors · ${money(t.costUsd)}`);
+  ctx.result(`  ${path.join(dir, 'summary.md')}`);
+  ctx.result(`  ${path.join(dir, 'report.html')}`);
   if (stepSummary) ctx.print(`  appended to ${stepSummary}`);
   return EXIT.ok;
 }

@@ -18,6 +18,8 @@ export interface Context {
   /** A terminal that can show a live view. */
   live: boolean;
   print(line?: string): void;
+  /** The final result: printed even with --quiet. */
+  result(line?: string): void;
 }
 
 export async function loadContext(flags: GlobalFlags): Promise<Context> {
@@ -29,10 +31,11 @@ export async function loadContext(flags: GlobalFlags): Promise<Context> {
 export function output(flags: GlobalFlags): Omit<Context, 'root' | 'workspace'> {
   const out = flags.json ? process.stderr : process.stdout;
   const live = Boolean(out.isTTY) && !flags.quiet && process.env.CI === undefined && process.env.TERM !== 'dumb';
+  const result = (line = '') => out.write(`${line}\n`);
   const print = (line = '') => {
-    if (!flags.quiet) out.write(`${line}\n`);
+    if (!flags.quiet) result(line);
   };
-  return { flags, out, live, print };
+  return { flags, out, live, print, result };
 }
 
 export function printJson(value: unknown): void {

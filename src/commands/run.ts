@@ -104,7 +104,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const collect = `ptg collect ${version.name} ${manifest.runId}${root}${wsFlag}`;
   if (flags.json) printJson(result.manifest);
   ctx.print();
-  for (const line of summaryLines(result, collect)) ctx.print(line);
+  for (const line of summaryLines(result, collect)) ctx.result(line);
   if (result.interrupted) return EXIT.interrupted;
   return manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
 }

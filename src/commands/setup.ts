@@ -64,9 +64,9 @@ export async function setupCommand(flags: SetupFlags): Promise<number> {
   ctx.print();
   for (const line of table(rows, ['STP', 'Slot', 'Checkout', 'Python', 'Base'])) ctx.print(line);
   const failed = result.slots.filter((s) => !s.ok);
-  for (const s of failed) ctx.print(`${sym.fail} STP ${s.stp}: ${s.reason}`);
+  for (const s of failed) ctx.result(`${sym.fail} STP ${s.stp}: ${s.reason}`);
   ctx.print();
-  ctx.print(`${failed.length === 0 ? sym.ok : sym.warn} ${result.slots.length - failed.length}/${result.slots.length} slots ready in ${((Date.now() - started) / 1000).toFixed(1)}s.`);
+  ctx.result(`${failed.length === 0 ? sym.ok : sym.warn} ${result.slots.length - failed.length}/${result.slots.length} slots ready in ${((Date.now() - started) / 1000).toFixed(1)}s.`);
   const version = ctx.root.versions[0]!.name;
   ctx.print(`Next: ${c.bold(`ptg run ${version}`)}${ctx.root.versions.length > 1 ? `   (versions: ${ctx.root.versions.map((v) => v.name).join(', ')})` : ''}`);
   return failed.length === 0 ? EXIT.ok : EXIT.failed;
