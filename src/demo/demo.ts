@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
-import { PtgError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { commitFolderAsBare } from '../io/git.js';
 import { runCommand } from '../io/proc.js';
 import { offlineClaudeEnv, startModelServer } from './model-server.js';
 import { demoConversation, loadDemoScript } from './script.js';
@@ -96,14 +97,6 @@ export async function prepareDir(dir: string): Promise<void> {
   await fs.writeFile(path.join(dir, MARKER), 'Made by `ptg demo`; a later `ptg demo` here replaces this folder whole.\n');
 }
 
-/** Runs git with a fixed identity and date, so the example's commit id is the same on every machine. */
-async function git(cwd: string, args: string[]): Promise<void> {
-  const identity = { GIT_AUTHOR_NAME: 'ptg demo', GIT_AUTHOR_EMAIL: 'demo@ptg.invalid', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z' };
-  const env = { ...identity, GIT_COMMITTER_NAME: 'ptg demo', GIT_COMMITTER_EMAIL: 'demo@ptg.invalid', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' };
-  const result = await runCommand('git', ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'core.autocrlf=false', ...args], { cwd, env });
-  if (!result.ok) throw new PtgError(`Cannot make the demo's upstream repository: ${result.reason}`);
-}
-
 /** Leaves out what running the example by hand leaves behind: a workspace, caches, a venv. */
 function exampleOnly(from: string): (src: string) => boolean {
   const skip = new Set(['__pycache__', '.pytest_cache', '.venv', '.git']);
@@ -114,11 +107,7 @@ function exampleOnly(from: string): (src: string) => boolean {
 export async function makeUpstream(target: string, bare: string): Promise<void> {
   const work = `${bare}.work`;
   await fs.copy(target, work, { filter: exampleOnly(target) });
-  await git(work, ['init', '-q']);
-  await git(work, ['symbolic-ref', 'HEAD', 'refs/heads/main']); // `init -b` needs git 2.28
-  await git(work, ['add', '-A']);
-  await git(work, ['commit', '-q', '-m', 'inventory: a small shop library']);
-  await git(path.dirname(bare), ['clone', '-q', '--bare', work, bare]);
+  await commitFolderAsBare(work, bare, 'inventory: a small shop library');
   await fs.remove(work);
 }
 

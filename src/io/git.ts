@@ -180,6 +180,33 @@ export async function diffWorktree(dir: string, base: string, patchFile: string)
   });
 }
 
+/**
+ * Commits every file of `work` as the one commit of `main` and clones that into the bare
+ * repository `bare`. A fixed identity and date make the commit id the same on every machine.
+ */
+export async function commitFolderAsBare(work: string, bare: string, message: string): Promise<void> {
+  const who = { name: 'ptg demo', email: 'demo@ptg.invalid', date: '2026-01-01T00:00:00Z' };
+  const env = {
+    GIT_AUTHOR_NAME: who.name,
+    GIT_AUTHOR_EMAIL: who.email,
+    GIT_AUTHOR_DATE: who.date,
+    GIT_COMMITTER_NAME: who.name,
+    GIT_COMMITTER_EMAIL: who.email,
+    GIT_COMMITTER_DATE: who.date,
+  };
+  const run = (cwd: string, args: string[]) =>
+    execa('git', ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'core.autocrlf=false', ...args], { cwd, env, stdin: 'ignore' });
+  try {
+    await run(work, ['init', '-q']);
+    await run(work, ['symbolic-ref', 'HEAD', 'refs/heads/main']); // `init -b` needs git 2.28
+    await run(work, ['add', '-A']);
+    await run(work, ['commit', '-q', '-m', message]);
+    await run(path.dirname(bare), ['clone', '-q', '--bare', work, bare]);
+  } catch (error) {
+    throw new PtgError(`Cannot make the repository ${bare}: ${gitReason(error)}`);
+  }
+}
+
 /** `git --version`, for doctor. */
 export async function gitVersion(): Promise<string> {
   return (await simpleGit().raw(['--version'])).trim();
