@@ -9,7 +9,7 @@ import type { AgentFigures } from '../io/streamjson.js';
 import { type ExperimentPlan, runExperiment } from './experiment.js';
 import { planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
-import { type ExperimentStatus, type ManifestExperiment, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
+import { type ExperimentStatus, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
 import { buildPrompt, sha256 } from './prompt.js';
 import type { Root, Stp, Version } from './root.js';
 import { readSlot, requireWorkspace, type SlotState, slotName } from './workspace.js';
