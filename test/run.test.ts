@@ -352,6 +352,9 @@ describe('ptg run', () => {
       assert.equal(r.code, 2);
       assert.match(r.stderr, /Running as root: claude refuses --dangerously-skip-permissions unless IS_SANDBOX=1/);
       assert.ok(!fs.existsSync(path.join(w.ws, '.ptg/runs')), 'nothing started');
+      const yes = await w.run(['v1'], { env: { IS_SANDBOX: 'yes' } });
+      assert.equal(yes.code, 2);
+      assert.match(yes.stderr, /unless IS_SANDBOX=1 \(it is "yes": claude accepts only 1\)/);
     });
 
     test('bad flag values', async () => {

@@ -82,8 +82,9 @@ export async function preflight(req: Pick<RunRequest, 'workspace' | 'stps' | 'ag
     );
   }
   if (process.getuid?.() === 0 && req.args.includes('--dangerously-skip-permissions') && req.env.IS_SANDBOX !== '1') {
+    const set = req.env.IS_SANDBOX ? ` (it is "${req.env.IS_SANDBOX}": claude accepts only 1)` : '';
     throw new UsageError(
-      'Running as root: claude refuses --dangerously-skip-permissions unless IS_SANDBOX=1. In a container or sandbox, run `IS_SANDBOX=1 ptg run ...`; elsewhere, run ptg as a normal user.',
+      `Running as root: claude refuses --dangerously-skip-permissions unless IS_SANDBOX=1${set}. In a container or sandbox, run \`IS_SANDBOX=1 ptg run ...\`; elsewhere, run ptg as a normal user.`,
     );
   }
   return agentPath;
