@@ -5,14 +5,14 @@ import { killAllAgents } from './io/proc.js';
 import { c } from './render/style.js';
 import { cleanCommand } from './commands/clean.js';
 import { collectCommand } from './commands/collect.js';
-import { demoCommand } from './commands/demo.js';
-import { packCommand } from './commands/pack.js';
 import { compareCommand } from './commands/compare.js';
+import { demoCommand } from './commands/demo.js';
+import { doctorCommand } from './commands/doctor.js';
+import { packCommand } from './commands/pack.js';
 import { type RunFlags, runCommand } from './commands/run.js';
 import { runsCommand } from './commands/runs.js';
-import { statusCommand } from './commands/status.js';
-import { doctorCommand } from './commands/doctor.js';
 import { setupCommand } from './commands/setup.js';
+import { statusCommand } from './commands/status.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
@@ -59,6 +59,7 @@ function program(): Command {
       .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
     setupCommand,
   );
+
   withGlobals(
     cli
       .command('run')
