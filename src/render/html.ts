@@ -224,5 +224,6 @@ export function comparisonHtml(c: Comparison): string {
 <p>${c.runs.length} runs · ${c.rows.length} STPs</p>
 ${wrap(runs)}
 <h2>Experiments</h2>${wrap(table)}
+${c.rows.some((r) => r.cells.some((e) => e?.repeat)) ? '<p class="muted">With --repeat, a row shows an STP\'s first repeat; the aggregate rows count every repeat.</p>' : ''}
 <h2>Charts</h2>${legend}<div class="charts">${charts.join('\n')}</div>`);
 }

@@ -112,5 +112,8 @@ export function comparisonMarkdown(c: Comparison): string {
     agg('Mean cost', (a) => money(a.meanCostUsd)),
     agg('Median duration', (a) => formatDuration(a.medianDurationMs)),
   );
-  return `# ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}\n\n${tableMd(head, rows).join('\n')}\n`;
+  const repeats = c.rows.some((r) => r.cells.some((e) => e?.repeat))
+    ? '\nWith --repeat, a row shows an STP\'s first repeat; the aggregate rows count every repeat.\n'
+    : '';
+  return `# ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}\n\n${tableMd(head, rows).join('\n')}\n${repeats}`;
 }
