@@ -113,6 +113,9 @@ describe('--repeat', () => {
     ]);
     assert.ok(fs.existsSync(path.join(w.ws, `results_v1_${id}`, 'stp_2_r3', 'status.txt')));
     assert.match(fs.readFileSync(path.join(w.ws, `results_v1_${id}`, 'summary.md'), 'utf8'), /## Repeats/);
+    const compare = await ptg(['compare', `v1@${id}`], { cwd: w.root });
+    assert.match(compare.stdout, /\| \*\*Success rate\*\* \| 50% \(3\/6\) \|/);
+    assert.match(compare.stdout, /With --repeat, a row shows an STP's first repeat; the aggregate rows count every repeat/);
   });
 });
 
