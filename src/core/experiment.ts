@@ -83,13 +83,7 @@ export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext)
   } catch (error) {
     // ptg itself failed on this slot (a full disk, a broken checkout): a failed experiment, not a crashed run.
     const status: ExperimentStatus = {
-      format: 1,
-      stp: exp.stp,
-      version: ctx.version,
-      runId: ctx.runId,
-      repeat: exp.repeat,
-      slot: exp.slot,
-      baseCommit: exp.baseCommit,
+      ...newStatus(exp, ctx),
       state: 'failed',
       agentError: `ptg could not run this experiment: ${String((error as Error)?.message ?? error).split('\n')[0]}`,
     };
@@ -100,19 +94,14 @@ export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext)
   }
 }
 
+function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatus {
+  const { stp, repeat, slot, baseCommit } = exp;
+  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, slot, baseCommit, state: 'running', timeoutMs: ctx.timeoutMs };
+}
+
 async function attempt(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
   const slot = (await readSlot(ctx.workspace, exp.slot)) as SlotState;
-  const status: ExperimentStatus = {
-    format: 1,
-    stp: exp.stp,
-    version: ctx.version,
-    runId: ctx.runId,
-    repeat: exp.repeat,
-    slot: exp.slot,
-    baseCommit: exp.baseCommit,
-    state: 'running',
-    timeoutMs: ctx.timeoutMs,
-  };
+  const status = newStatus(exp, ctx);
   // Without its own .git, git would act on whatever repository holds the workspace.
   if (!(await isCheckout(exp.slotDir))) throw new Error(`${exp.slotDir} is not a git checkout any more: run \`ptg setup\``);
   status.savedPatch = await resetSlot(ctx.workspace, slot);
