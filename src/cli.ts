@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { EXIT, PtgError } from './errors.js';
-import { killAllAgents } from './io/proc.js';
+import { killAllAgents } from './io/live-agents.js';
 import { c } from './render/style.js';
 import { cleanCommand } from './commands/clean.js';
 import { collectCommand } from './commands/collect.js';

@@ -4,6 +4,7 @@ import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { execa, type Options } from 'execa';
 import fs from 'fs-extra';
+import { addGroup, deleteGroup, killAllAgents, killGroup } from './live-agents.js';
 
 /** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
 export async function which(cmd: string, envPath = process.env.PATH ?? '', cwd = process.cwd()): Promise<string | undefined> {
@@ -71,21 +72,7 @@ export interface AgentHandle {
   stop(reason: 'timeout' | 'interrupt', graceMs?: number): void;
 }
 
-const liveGroups = new Set<number>();
 let exitHookInstalled = false;
-
-/** Last resort when ptg itself exits: no agent process outlives it. */
-export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
-  for (const pgid of liveGroups) killGroup(pgid, signal);
-}
-
-function killGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // the group is already gone
-  }
-}
 
 export interface AgentOptions {
   command: string;
@@ -128,7 +115,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   fs.closeSync(stdout);
   fs.closeSync(stderr);
   const pgid = child.pid;
-  if (pgid) liveGroups.add(pgid);
+  if (pgid) addGroup(pgid);
 
   let stoppedFor: AgentExit['stoppedFor'];
   let killTimer: NodeJS.Timeout | undefined;
@@ -146,7 +133,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
     // The agent is gone; whatever it started in its group (a test server, a sleeping shell) goes too.
     if (pgid) {
       killGroup(pgid, 'SIGKILL');
-      liveGroups.delete(pgid);
+      deleteGroup(pgid);
     }
     const code = (result as { code?: string }).code;
     if (!pgid || code === 'ENOENT' || code === 'EACCES') {
