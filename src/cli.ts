@@ -68,6 +68,7 @@ function program(): Command {
       .option('--stp <ids>', 'only these STPs, comma separated')
       .option('-j, --concurrency <n>', 'agents at once (default: all selected)')
       .option('--timeout <duration>', 'per experiment: 90s, 30m, 2h; ends the agent and everything it started')
+      .option('--idle-timeout <duration>', 'end an agent that printed nothing for this long (timed out, reason idle)')
       .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
       .option('--resume <run-id>', 're-run only the experiments of that run that did not succeed')

@@ -29,7 +29,7 @@ describe('ptg collect', () => {
     assert.match(r.stdout, new RegExp(`${out}/summary.md`));
 
     const summary = fs.readJsonSync(path.join(out, 'summary.json'));
-    const statuses = fs.readdirSync(w.ws).filter((n) => n.endsWith('-upstream')).map((slot) => fs.readJsonSync(path.join(w.ws, slot, `v1_experiment_${id}`, 'status.json')));
+    const statuses = fs.readdirSync(w.ws).filter((n) => n.endsWith('-upstream')).map((slot) => fs.readJsonSync(path.join(w.ws, 'experiments', `v1_experiment_${id}`, slot, 'status.json')));
     const duration = (stp: string) => statuses.find((s) => s.stp === stp).durationMs;
     assert.deepEqual(
       summary.experiments.map((e: any) => [e.stp, e.status, e.statusText, e.testFiles, e.pyright?.errors, e.durationMs, e.turns, e.costUsd]),
@@ -104,7 +104,7 @@ describe('ptg collect', () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n', '2': '# STP 2\n' });
     let pid = 0;
     const running = w.run(['v1'], { onSpawn: (p) => (pid = p) });
-    await waitFor('STP 2 to finish', () => fs.readdirSync(w.slot('2')).some((n) => n.includes('_experiment_') && fs.existsSync(path.join(w.slot('2'), n, 'status.txt'))));
+    await waitFor('STP 2 to finish', () => w.findExp('2', 'status.txt'));
     const during = await ptg(['collect', 'v1'], { cwd: w.root });
     assert.equal(during.code, 0, during.stderr);
     assert.match(during.stdout, /still running: collected what has finished/);

@@ -29,14 +29,16 @@ describe('help and version', () => {
 
 describe('ptg status', () => {
   test('shows a run in progress from another process, then nothing', async () => {
-    const w = await setUpWorkspace({ '1': '# STP 1\nfake: sleep 2500\n', '2': '# STP 2\n' });
-    const running = w.run(['v1']);
-    await waitFor('STP 2 to finish', () => fs.readdirSync(w.slot('2')).some((n) => n.includes('_experiment_') && fs.existsSync(path.join(w.slot('2'), n, 'status.txt'))));
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n', '2': '# STP 2\n' });
+    let ptgPid = 0;
+    const running = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
+    await waitFor('STP 2 to finish', () => w.findExp('2', 'status.txt'));
     const r = await ptg(['status'], { cwd: w.root });
     assert.equal(r.code, 0);
     assert.match(r.stdout, /v1 \S+ · running \(ptg pid \d+\) · 1\/2 done/);
     assert.match(r.stdout, /^ {2}1 +… running +\d+ +[\d.]+s/m);
-    assert.equal((await running).code, 0);
+    process.kill(ptgPid, 'SIGINT');
+    assert.equal((await running).code, 130);
     assert.match((await ptg(['status'], { cwd: w.root })).stdout, /Nothing is running/);
   });
 });

@@ -82,7 +82,7 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
   let env: NodeJS.ProcessEnv;
   const slot = (stp: string) => path.join(ws, `${stp}-upstream`);
   const stpFile = (stp: string) => path.join(root, 'stps', `${stp}.md`);
-  const expDir = (stp: string, version: string, runId: string) => path.join(slot(stp), `${version}_experiment_${runId}`);
+  const expDir = (stp: string, version: string, runId: string) => path.join(ws, 'experiments', `${version}_experiment_${runId}`, path.basename(slot(stp)));
   const status = (stp: string, version: string, runId: string) => fs.readJsonSync(path.join(expDir(stp, version, runId), 'status.json'));
 
   /** The main requests of one claude process: the one in `stp`'s slot whose first message matches. */
@@ -112,6 +112,7 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
   let v1: { id: string; code: number | null };
   let v2: { id: string; code: number | null };
   let stalled: { id: string; code: number | null; ms: number };
+  let v21: { id: string; code: number | null };
 
   before(async () => {
     dir = fs.realpathSync(tmpDir('ptg-e2e-')); // claude reports its cwd with symlinks resolved
@@ -120,6 +121,8 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
       stps: { '1': '# STP 1\nVM reset: $HOME stays "as is".\n', '2': '# STP 2\nVM migration.\n', '3': '# STP 3\nSnapshots.\n', '4': '# STP 4\nHot plug.\n' },
     });
     ws = path.join(root, 'parallel');
+    fs.outputFileSync(path.join(root, 'v2.1', 'orchestrator.md'), 'Orchestrate the tests for $ARGUMENTS\n');
+    fs.outputFileSync(path.join(root, 'v2.1', 'skills', 'heal', 'SKILL.md'), '---\nname: v2.1-heal\ndescription: Heal pyright errors in generated tests.\n---\n# heal\n');
     server = await startModelServer((info) => {
       const stp = /stps\/(\d+)\.md/.exec(info.firstUserText)?.[1] ?? '?';
       const version = info.firstUserText.includes('/v2-orchestrator') ? 'v2' : 'v1';
@@ -132,15 +135,19 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     assert.equal(setup.code, 0, setup.stdout + setup.stderr);
 
     // The stall runs beside the v1 run (other slot, so no lock conflict); v2 after v1 (same slots).
+    // The stall is cut when claude has printed nothing for 8 s: the clock starts again with its
+    // init event, so a slow cold start of claude (seconds on a fresh machine) does not race it.
     const started = Date.now();
     const [a, c] = await Promise.all([
       ptg(['run', 'v1', '--stp', '1,2,3', '--agent', CLAUDE], { cwd: root, env }),
-      ptg(['run', 'v1', '--stp', '4', '--timeout', '3s', '--agent', CLAUDE], { cwd: root, env }).then((r) => ({ ...r, ms: Date.now() - started })),
+      ptg(['run', 'v1', '--stp', '4', '--idle-timeout', '8s', '--agent', CLAUDE], { cwd: root, env }).then((r) => ({ ...r, ms: Date.now() - started })),
     ]);
     v1 = { id: runIdOf(a.stdout), code: a.code };
     stalled = { id: runIdOf(c.stdout), code: c.code, ms: c.ms };
     const b = await ptg(['run', 'v2', '--stp', '1,2,3', '--agent', CLAUDE], { cwd: root, env });
     v2 = { id: runIdOf(b.stdout), code: b.code };
+    const d = await ptg(['run', 'v2.1', '--stp', '2', '--agent', CLAUDE], { cwd: root, env });
+    v21 = { id: runIdOf(d.stdout), code: d.code };
     for (const [version, id] of [['v1', v1.id], ['v2', v2.id], ['v1', stalled.id]] as const) {
       const r = await ptg(['collect', version, id], { cwd: root, env });
       assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -213,17 +220,34 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     assert.match(results('v1', v1.id, 'junit.xml'), /<failure message="failed \(exit 1\)" type="failed">[^<]*API Error: 500 scripted failure/);
   });
 
-  test('a stalled model is cut by --timeout 3s, and no claude process is left', () => {
+  test('a stalled model is cut by --idle-timeout 8s, and no claude process is left', () => {
     assert.equal(stalled.code, 1);
     assert.ok(server.requests.some((r) => r.reply === 'stall' && r.cwd === slot('4')), 'claude reached the model before the timeout');
     const s = status('4', 'v1', stalled.id);
     assert.equal(s.state, 'timed_out');
-    assert.equal(fs.readFileSync(path.join(expDir('4', 'v1', stalled.id), 'status.txt'), 'utf8'), '[STP 4] ✗ Timed out after 3s\n');
-    assert.ok(s.durationMs >= 3000 && s.durationMs < 10_000, `duration ${s.durationMs} ms`);
+    assert.equal(s.stopReason, 'idle');
+    assert.equal(fs.readFileSync(path.join(expDir('4', 'v1', stalled.id), 'status.txt'), 'utf8'), '[STP 4] ✗ Timed out: no output for 8s\n');
+    assert.ok(s.durationMs >= 8000, `duration ${s.durationMs} ms`);
     assert.equal(isAlive(s.pid), false, `claude (pid ${s.pid}) outlived the timeout`);
     assert.deepEqual(processesIn(slot('4')), [], 'a process still works in the stalled slot');
     assert.equal(summary('v1', stalled.id).experiments[0].status, 'timed_out');
     assert.match(results('v1', stalled.id, 'summary.md'), /^\| 4 \| timed out \|/m);
+  });
+
+  test("a slot with v1, v2 and v2.1 installed: claude's init event lists v2.1's command and skill and no other version's", () => {
+    const init = fs
+      .readFileSync(path.join(expDir('2', 'v2.1', v21.id), 'claude.jsonl'), 'utf8')
+      .split('\n')
+      .map((line) => (line.startsWith('{') ? JSON.parse(line) : {}))
+      .find((e) => e.type === 'system' && e.subtype === 'init');
+    assert.ok(init, 'claude printed its init event');
+    assert.ok(init.slash_commands.includes('v2.1-orchestrator'), init.slash_commands.join(', '));
+    assert.ok(init.skills.includes('v2.1-heal'), init.skills.join(', '));
+    const others = [...init.slash_commands, ...init.skills].filter((n: string) => /^v(1|2)-/.test(n));
+    assert.deepEqual(others, [], 'no other version is offered to the model');
+    const s = status('2', 'v2.1', v21.id);
+    assert.deepEqual(s.loaded.skills.filter((n: string) => /^v\d/.test(n)), ['v2.1-heal']);
+    assert.ok(fs.existsSync(path.join(slot('2'), '.claude/commands/v1-unified-prompt.md')), 'the other versions are back after the run');
   });
 
   test('cost, turns and tokens in the report are exactly what the server sent', () => {

@@ -142,9 +142,8 @@ describe('ptg run', () => {
     });
     let ptgPid = 0;
     const running = w.run(['v1', '-j', '2'], { onSpawn: (pid) => (ptgPid = pid) });
-    const logs = ['1', '2'].map((id) => path.join(w.slot(id)));
     const pids = await waitFor('both grandchildren', () => {
-      const files = logs.flatMap((slot) => fs.readdirSync(slot).filter((n) => n.includes('_experiment_')).map((n) => path.join(slot, n, 'claude.jsonl')));
+      const files = ['1', '2'].flatMap((id) => w.findExp(id, 'claude.jsonl') ?? []).map((dir) => path.join(dir, 'claude.jsonl'));
       const found = grandchildPids(files);
       return found.length === 2 && found;
     });
@@ -170,11 +169,11 @@ describe('ptg run', () => {
     let ptgPid = 0;
     const running = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
     const [grandchild] = await waitFor('the grandchild', () => {
-      const dir = fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_'));
-      const found = dir ? grandchildPids([path.join(w.slot('1'), dir, 'claude.jsonl')]) : [];
+      const dir = w.findExp('1', 'claude.jsonl');
+      const found = dir ? grandchildPids([path.join(dir, 'claude.jsonl')]) : [];
       return found.length > 0 && found;
     });
-    const agent = fs.readJsonSync(path.join(w.slot('1'), fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_'))!, 'status.json')).pid;
+    const agent = fs.readJsonSync(path.join(w.findExp('1')!, 'status.json')).pid;
     process.kill(ptgPid, 'SIGINT');
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(isAlive(agent), 'the agent ignores SIGTERM, so the first Ctrl-C is still waiting for it');
@@ -194,32 +193,6 @@ describe('ptg run', () => {
     assert.equal((await ptg(['collect', 'v1'], { cwd: w.root })).code, 0);
     const grep = spawnSync('grep', ['-rl', '--', secret, w.ws], { encoding: 'utf8' });
     assert.equal(grep.status, 1, `the secret is in: ${grep.stdout}`);
-  });
-
-  test('after ptg is killed with -9, its orphaned agent is named and no new run resets the slot under it', async () => {
-    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n' });
-    let ptgPid = 0;
-    const running = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
-    const dir = await waitFor('the agent', () => fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_') && fs.existsSync(path.join(w.slot('1'), n, 'status.json'))));
-    const agent = fs.readJsonSync(path.join(w.slot('1'), dir, 'status.json')).pid;
-    await waitFor('the manifest to name the agent', () => fs.readFileSync(path.join(w.ws, '.ptg/runs/v1', dir.replace('v1_experiment_', ''), 'manifest.json'), 'utf8').includes(`"pid": ${agent}`));
-    process.kill(ptgPid, 'SIGKILL');
-    await running;
-    try {
-      assert.ok(isAlive(agent), 'kill -9 leaves the agent running: nothing can stop that');
-      const status = await ptg(['status'], { cwd: w.root });
-      assert.match(status.stdout, /stale: ptg \(pid \d+\) is gone/);
-      assert.match(status.stdout, new RegExp(`agent pid ${agent} still runs without ptg: end it with \`kill -- -${agent}\``));
-      const again = await w.run(['v1']);
-      assert.equal(again.code, 2);
-      assert.match(again.stderr, new RegExp(`An agent of run v1 \\S+ \\(pid ${agent}\\) still runs in slot 1-upstream without ptg`));
-    } finally {
-      process.kill(-agent, 'SIGKILL');
-    }
-    await waitFor('the agent to end', () => !isAlive(agent));
-    const resumed = await w.run(['v1', '--resume', dir.replace('v1_experiment_', ''), '--timeout', '1s']);
-    assert.equal(resumed.code, 1, resumed.stderr);
-    assert.match(resumed.stdout, /timed out/);
   });
 
   test('-j limits how many agents run at once', async () => {
@@ -244,14 +217,20 @@ describe('ptg run', () => {
     assert.notEqual(runIdOf(a.stdout), runIdOf(b.stdout));
   });
 
-  test('a run on a busy slot is refused', async () => {
-    const w = await setUpWorkspace({ '1': '# STP 1\nfake: sleep 3000\n' });
-    const first = w.run(['v1']);
-    await waitFor('the first run to start', () => fs.readdirSync(w.slot('1')).some((n) => n.includes('_experiment_')));
-    const second = await w.run(['v1']);
+  test('a run on a busy slot is refused, and its run id is given back', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n' });
+    let ptgPid = 0;
+    const first = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
+    await waitFor('the first run\'s agent', () => w.findExp('1'));
+    const second = await w.run(['v1', '--run-id', 'refused']);
     assert.equal(second.code, 2);
     assert.match(second.stderr, /Slot 1-upstream is in use by run v1 /);
-    assert.equal((await first).code, 0);
+    assert.ok(!fs.existsSync(path.join(w.ws, '.ptg/runs/v1/refused')), 'the refused run id is not burnt');
+    process.kill(ptgPid, 'SIGINT');
+    assert.equal((await first).code, 130);
+    const again = await w.run(['v1', '--run-id', 'refused', '--timeout', '1s']);
+    assert.equal(again.code, 1, again.stderr);
+    assert.ok(fs.existsSync(w.expDir('1', 'v1', 'refused')));
   });
 
   test('each experiment starts from the base commit; earlier and unsaved work is kept, never lost', async () => {

@@ -103,7 +103,7 @@ describe('--repeat', () => {
     const r = await w.run(['v1', '--repeat', '3', '-j', '4']);
     assert.equal(r.code, 1);
     const id = runIdOf(r.stdout);
-    for (const k of [1, 2, 3]) assert.ok(fs.existsSync(path.join(w.slot('1'), `v1_experiment_${id}_r${k}`, 'status.json')));
+    for (const k of [1, 2, 3]) assert.ok(fs.existsSync(path.join(w.ws, 'experiments', `v1_experiment_${id}_r${k}`, '1-upstream', 'status.json')));
     assert.equal((await ptg(['collect', 'v1', id], { cwd: w.root })).code, 0);
     const summary = fs.readJsonSync(path.join(w.ws, `results_v1_${id}`, 'summary.json'));
     assert.deepEqual(summary.experiments.map((e: { stp: string; repeat: number }) => `${e.stp}r${e.repeat}`), ['1r1', '1r2', '1r3', '2r1', '2r2', '2r3']);

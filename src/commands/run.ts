@@ -12,6 +12,7 @@ export interface RunFlags extends GlobalFlags {
   stp?: string;
   concurrency?: string;
   timeout?: string;
+  idleTimeout?: string;
   agent?: string;
   agentArg?: string[];
   resume?: string;
@@ -51,6 +52,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     return EXIT.ok;
   }
   const timeout = flags.timeout ?? config.timeout;
+  const idleTimeout = flags.idleTimeout ?? config.idleTimeout;
   const req = {
     root: ctx.root,
     workspace: ctx.workspace,
@@ -60,6 +62,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])],
     concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),
+    idleTimeoutMs: idleTimeout === undefined ? undefined : parseDuration(idleTimeout, 'idle-timeout'),
     runId: flags.runId,
     resume: flags.resume,
     repeat: positiveInt(flags.repeat, '--repeat'),
@@ -73,7 +76,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     plan.experiments.map((e) => [e.dir, { label: e.repeat ? `${e.stp} r${e.repeat}` : e.stp, state: 'pending' }]),
   );
   ctx.print(
-    `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${manifest.agent.command} (${manifest.agent.version})`,
+    `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath}`,
   );
   const view = ctx.live ? new LiveView(ctx.out, () => liveLines([...rows.values()])) : undefined;
   view?.start(500);

@@ -21,6 +21,8 @@ const Config = z.strictObject({
   concurrency: z.number().int().positive().optional(),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */
   timeout: z.union([z.string().min(1), z.number().positive()]).optional(),
+  /** Ends an agent that printed nothing for this long (Claude Code can stall): "5m", or seconds. */
+  idleTimeout: z.union([z.string().min(1), z.number().positive()]).optional(),
   prompts: z
     .strictObject({
       /** Replaces `/${VERSION}-orchestrator STP file path: ${STP_PATH}`. */

@@ -9,7 +9,8 @@ import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
 import { formatDuration } from './duration.js';
 import type { ExperimentState, ExperimentStatus } from './manifest.js';
 import { statusFile } from './manifest.js';
-import { resetSlot } from './slot.js';
+import { parkOtherVersions, restoreParked } from './park.js';
+import { agentLeftovers, resetSlot } from './slot.js';
 import { readSlot, type SlotState, writeSlot } from './workspace.js';
 
 export interface ExperimentPlan {
@@ -32,6 +33,10 @@ export interface ExperimentContext {
   agent: { command: string; args: string[] };
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Ends an agent that printed nothing for this long: `timed_out`, reason `idle`. */
+  idleTimeoutMs?: number;
+  /** The slash command the prompt invokes (an orchestrated version's): the agent must have loaded it. */
+  command?: string;
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
@@ -53,7 +58,7 @@ export { FILES as EXPERIMENT_FILES };
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
 
 /** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
-export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'agentError'>): string {
+export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError'>): string {
   const who = `[STP ${status.stp}${status.repeat ? ` r${status.repeat}` : ''}]`;
   switch (status.state) {
     case 'succeeded':
@@ -64,6 +69,7 @@ export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'st
     case 'agent_error':
       return `${who} ✗ Agent error: ${(status.agentError ?? '').split('\n')[0]}`;
     case 'timed_out':
+      if (status.stopReason === 'idle') return `${who} ✗ Timed out: no output for ${formatDuration(status.idleTimeoutMs)}`;
       return `${who} ✗ Timed out after ${formatDuration(status.timeoutMs)}`;
     case 'interrupted':
       return `${who} ✗ Interrupted`;
@@ -72,21 +78,23 @@ export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'st
   }
 }
 
+/** An agent that printed its result and has not exited after this long is ended (a known Claude Code hang). */
+export const RESULT_GRACE_MS = 30_000;
+
 /**
  * One experiment: reset the slot (saving unsaved work), run the agent with its output going to
  * claude.jsonl and a transcript to claude.log, then record the changes and pyright's verdict.
  * Never throws: the agent's failures, and ptg's own on this slot, are the result.
  */
 export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
+  const status = newStatus(exp, ctx);
   try {
-    return await attempt(exp, ctx);
+    return await attempt(exp, ctx, status);
   } catch (error) {
     // ptg itself failed on this slot (a full disk, a broken checkout): a failed experiment, not a crashed run.
-    const status: ExperimentStatus = {
-      ...newStatus(exp, ctx),
-      state: 'failed',
-      agentError: `ptg could not run this experiment: ${String((error as Error)?.message ?? error).split('\n')[0]}`,
-    };
+    status.state = 'failed';
+    status.agentError = `ptg could not run this experiment: ${oneLineReason(error)}`;
+    status.finishedAt ??= new Date().toISOString();
     await fs.ensureDir(exp.dir).catch(() => undefined);
     await writeFileAtomic(path.join(exp.dir, FILES.statusText), `${statusLine(status)}\n`).catch(() => undefined);
     await writeJsonAtomic(statusFile(exp.dir), status).catch(() => undefined);
@@ -94,21 +102,48 @@ export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext)
   }
 }
 
-function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatus {
-  const { stp, repeat, slot, baseCommit } = exp;
-  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, slot, baseCommit, state: 'running', timeoutMs: ctx.timeoutMs };
+/** `ENOSPC: no space left on device, write` -> `no space left on device (…/claude.log)`: one line. */
+function oneLineReason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const text = String(e?.message ?? error).split('\n')[0]!;
+  if (e?.code && e.syscall) {
+    const cause = text.replace(new RegExp(`^${e.code}: `), '').replace(/, \w+( '.*')?$/, '');
+    return `${cause}${e.path ? ` (${e.path})` : ''}`;
+  }
+  return text;
 }
 
-async function attempt(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
+function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatus {
+  const { stp, repeat, slot, baseCommit } = exp;
+  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, slot, baseCommit, state: 'running', timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs };
+}
+
+async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<ExperimentStatus> {
   const slot = (await readSlot(ctx.workspace, exp.slot)) as SlotState;
-  const status = newStatus(exp, ctx);
   // Without its own .git, git would act on whatever repository holds the workspace.
   if (!(await isCheckout(exp.slotDir))) throw new Error(`${exp.slotDir} is not a git checkout any more: run \`ptg setup\``);
-  status.savedPatch = await resetSlot(ctx.workspace, slot);
+  const reset = await resetSlot(ctx.workspace, slot);
+  status.savedPatch = reset.savedPatch;
+  if (reset.removed.length) status.removedBeforeStart = reset.removed;
   await fs.ensureDir(exp.dir);
   const file = (name: string) => path.join(exp.dir, name);
   await fs.writeFile(file(FILES.prompt), exp.prompt);
 
+  await parkOtherVersions(ctx.workspace, slot, ctx.version);
+  try {
+    await runAgent(exp, ctx, status);
+    await recordChanges(exp, ctx, slot, status);
+  } finally {
+    await restoreParked(ctx.workspace, slot);
+  }
+  await writeFileAtomic(file(FILES.statusText), `${statusLine(status)}\n`);
+  await writeJsonAtomic(statusFile(exp.dir), status);
+  return status;
+}
+
+/** Starts the agent, follows it to its end and fills in what it reported. */
+async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<void> {
+  const file = (name: string) => path.join(exp.dir, name);
   const started = Date.now();
   status.startedAt = new Date(started).toISOString();
   const agent = startAgent({
@@ -122,16 +157,21 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext): Promise<Exp
     timeoutMs: ctx.timeoutMs,
   });
   status.pid = agent.pid;
-  await writeJsonAtomic(statusFile(exp.dir), status);
-  ctx.onStarted?.(agent.pid);
-
+  status.marker = agent.marker;
   const onAbort = () => agent.stop('interrupt');
   ctx.signal.addEventListener('abort', onAbort);
   if (ctx.signal.aborted) onAbort();
   const parser = new StreamJsonParser();
   let exit: AgentExit;
   try {
-    exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx.onProgress);
+    await writeJsonAtomic(statusFile(exp.dir), status);
+    ctx.onStarted?.(agent.pid);
+    exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx);
+  } catch (error) {
+    // ptg failed while the agent runs (its log could not be written): the agent ends too.
+    agent.stop('error', 1000);
+    await agent.exit;
+    throw error;
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
   }
@@ -141,24 +181,28 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext): Promise<Exp
   status.durationMs = Date.now() - started;
   status.exitCode = exit.exitCode;
   status.signal = exit.signal;
+  status.stopReason = exit.stoppedFor;
   status.model = figures.model;
   status.sessionId = figures.sessionId ?? figures.result?.sessionId;
+  status.loaded = figures.loaded;
   status.turns = figures.turns;
   status.tokens = figures.tokens;
   status.costUsd = figures.costUsd;
   status.state = stateOf(exit, figures);
   if (exit.spawnError) status.agentError = exit.spawnError;
   else if (figures.result?.isError) status.agentError = figures.result.text ?? figures.result.subtype ?? 'error';
-
-  await recordChanges(exp, ctx, slot, status);
-  await writeFileAtomic(file(FILES.statusText), `${statusLine(status)}\n`);
-  await writeJsonAtomic(statusFile(exp.dir), status);
-  return status;
+  const missing = ctx.command && figures.loaded?.commands && !figures.loaded.commands.includes(ctx.command);
+  if (missing && status.state === 'succeeded') {
+    status.state = 'agent_error';
+    status.agentError = `the agent did not load /${ctx.command}: its init event lists no such command, so it never ran the version under test (does this Claude Code load project commands in -p mode?)`;
+  }
 }
 
 function stateOf(exit: AgentExit, figures: AgentFigures): ExperimentState {
   if (exit.stoppedFor === 'interrupt') return 'interrupted';
-  if (exit.stoppedFor === 'timeout') return 'timed_out';
+  if (exit.stoppedFor === 'timeout' || exit.stoppedFor === 'idle') return 'timed_out';
+  // Ended by ptg after it printed its result and hung: the result stands.
+  if (exit.stoppedFor === 'after_result') return figures.result?.isError ? 'agent_error' : 'succeeded';
   if (exit.spawnError || exit.exitCode !== 0) return 'failed';
   // Claude Code says "subtype": "success" even after an API error: only is_error tells.
   if (figures.result?.isError) return 'agent_error';
@@ -169,16 +213,21 @@ function stateOf(exit: AgentExit, figures: AgentFigures): ExperimentState {
  * Follows the agent's output file while it runs: parses each new chunk and appends the
  * transcript to the log. Reads 64 KB at a time: each chunk's strings stay below V8's large-object
  * size and die young (1 MB chunks piled up until a full GC: 255 MB peak with 7 agents × 200 MB).
+ * Ends an agent that printed nothing for `idleTimeoutMs`, or that hangs after its result.
  */
-async function follow(agent: AgentHandle, jsonl: string, log: string, parser: StreamJsonParser, onProgress?: (f: AgentFigures) => void): Promise<AgentExit> {
+async function follow(agent: AgentHandle, jsonl: string, log: string, parser: StreamJsonParser, ctx: ExperimentContext): Promise<AgentExit> {
   let done: AgentExit | undefined;
   const exit = agent.exit.then((e) => (done = e));
   const out = fs.createWriteStream(log);
+  let failure: Error | undefined;
+  out.on('error', (error) => (failure ??= error));
   const decoder = new StringDecoder('utf8');
   const buffer = Buffer.alloc(1 << 16);
   let position = 0;
+  let lastOutput = Date.now();
+  let resultAt: number | undefined;
   const write = (text: string) =>
-    text && !out.write(text) ? new Promise<void>((resolve) => out.once('drain', () => resolve())) : Promise.resolve();
+    text && !failure && !out.write(text) ? new Promise<void>((resolve) => out.once('drain', () => resolve()).once('error', () => resolve())) : Promise.resolve();
   let handle: fs.promises.FileHandle | undefined;
   try {
     for (;;) {
@@ -189,19 +238,28 @@ async function follow(agent: AgentHandle, jsonl: string, log: string, parser: St
         do {
           ({ bytesRead: read } = await handle.read(buffer, 0, buffer.length, position));
           position += read;
-          if (read > 0) await write(parser.feed(decoder.write(buffer.subarray(0, read))));
+          if (read > 0) {
+            lastOutput = Date.now();
+            await write(parser.feed(decoder.write(buffer.subarray(0, read))));
+          }
         } while (read === buffer.length);
       }
+      if (failure) throw failure;
       if (finished) break;
-      onProgress?.(parser.figures);
+      ctx.onProgress?.(parser.figures);
+      const now = Date.now();
+      if (parser.figures.result && resultAt === undefined) resultAt = now;
+      if (resultAt !== undefined && now - resultAt >= RESULT_GRACE_MS) agent.stop('after_result');
+      if (ctx.idleTimeoutMs && now - lastOutput >= ctx.idleTimeoutMs) agent.stop('idle');
       await Promise.race([exit, sleep(200)]);
     }
     await write(parser.feed(decoder.end()) + parser.end());
-    onProgress?.(parser.figures);
+    ctx.onProgress?.(parser.figures);
   } finally {
     await handle?.close();
-    await new Promise<void>((resolve) => out.end(resolve));
+    await new Promise<void>((resolve) => (failure ? (out.destroy(), resolve()) : out.end(resolve)));
   }
+  if (failure) throw failure;
   return exit;
 }
 
@@ -209,7 +267,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/** changes.patch, changed-files.txt, copies of the changed files, pyright's verdict. */
+/** changes.patch, changed-files.txt, copies of the changed files, pyright's verdict, leftovers in ignored paths. */
 async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: SlotState, status: ExperimentStatus): Promise<void> {
   const file = (name: string) => path.join(exp.dir, name);
   const { files, tree } = await diffWorktree(exp.slotDir, exp.baseCommit, file(FILES.patch));
@@ -220,6 +278,8 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
     await fs.copy(path.join(exp.slotDir, rel), path.join(file(FILES.files), rel)).catch(() => undefined);
   }
   status.testFiles = present.filter((p) => TEST_FILE.test(p));
+  const ignored = await agentLeftovers(slot);
+  if (ignored.length) status.ignoredFiles = ignored;
   // The slot now holds exactly what changes.patch records: the next reset need not save it again.
   const fresh = (await readSlot(ctx.workspace, exp.slot)) ?? slot;
   await writeSlot(ctx.workspace, { ...fresh, lastExperiment: { tree, dir: exp.dir } });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import fs from 'fs-extra';
 import type { Version } from './root.js';
+import { listFiles, removeEmptyParents } from './park.js';
 import type { InstalledVersion } from './workspace.js';
 
 export interface InstallFile {
@@ -58,24 +59,6 @@ export async function applyInstall(slotDir: string, installs: VersionInstall[], 
     await removeEmptyParents(slotDir, path.dirname(stale));
   }
   return installs.map((v) => ({ version: v.version, hash: v.hash, files: v.files.map((f) => f.dest) }));
-}
-
-async function removeEmptyParents(slotDir: string, rel: string): Promise<void> {
-  for (let dir = rel; dir !== '.' && dir !== '.claude' && dir !== ''; dir = path.posix.dirname(dir)) {
-    const abs = path.join(slotDir, dir);
-    if (!(await fs.pathExists(abs)) || (await fs.readdir(abs)).length > 0) return;
-    await fs.rmdir(abs);
-  }
-}
-
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of (await fs.readdir(dir, { withFileTypes: true })).sort(byName)) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listFiles(path.join(dir, entry.name), rel)));
-    else if (entry.isFile()) out.push(rel);
-  }
-  return out;
 }
 
 function byName(a: { name: string }, b: { name: string }): number {

@@ -26,8 +26,15 @@ export interface ExperimentStatus {
   finishedAt?: string;
   durationMs?: number;
   timeoutMs?: number;
+  /** Why ptg ended the agent: its --timeout, --idle-timeout, an interrupt, a hang after its result. */
+  stopReason?: 'timeout' | 'idle' | 'interrupt' | 'after_result' | 'error';
+  idleTimeoutMs?: number;
+  /** The environment marker every process of this agent carried (`PTG_MARKER=<marker>`). */
+  marker?: string;
   model?: string;
   sessionId?: string;
+  /** What the agent's init event said it loaded: its slash commands and skills. */
+  loaded?: { commands?: string[]; skills?: string[] };
   turns?: number;
   tokens?: Tokens;
   costUsd?: number;
@@ -39,6 +46,10 @@ export interface ExperimentStatus {
   pyright?: { files: string[]; errors: number; warnings: number; failure?: string };
   /** Uncommitted work found in the slot before this experiment, saved here first. */
   savedPatch?: string;
+  /** What this agent left in ignored paths (git shows none of it); removed before the slot's next experiment. */
+  ignoredFiles?: string[];
+  /** What an earlier agent had left in ignored paths, removed before this experiment started. */
+  removedBeforeStart?: string[];
 }
 
 export interface ManifestExperiment {
@@ -73,6 +84,8 @@ export interface RunManifest {
   finishedAt?: string;
   repo: string;
   agent: { command: string; args: string[]; version: string };
+  /** Every agent of the run carries `PTG_MARKER=<marker><n>` in its environment. */
+  marker?: string;
   model?: string;
   /** sha256 of the version's installed files (prompt or orchestrator and skills). */
   versionHash: string;
@@ -81,6 +94,19 @@ export interface RunManifest {
   repeat: number;
   shard?: string;
   experiments: ManifestExperiment[];
+}
+
+/**
+ * Where an experiment folder sits inside its workspace, the same on every machine:
+ * `experiments/<version>_experiment_<run-id>/<slot>`, or `<slot>/<folder>` for workspaces of
+ * ptg 0.1, which kept experiment folders inside the slots.
+ */
+export function experimentRelDir(dir: string): string {
+  const parent = path.dirname(dir);
+  if (path.basename(path.dirname(parent)) === 'experiments' && parent.includes('_experiment_')) {
+    return path.join('experiments', path.basename(parent), path.basename(dir));
+  }
+  return path.join(path.basename(parent), path.basename(dir));
 }
 
 export function runDir(ws: string, version: string, runId: string): string {

@@ -3,12 +3,11 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
 import { packTar, unpackTar } from '../io/archive.js';
-import { findRun, manifestFile, type ManifestExperiment, type RunManifest, readStatus, sortExperiments } from './manifest.js';
+import { experimentRelDir, findRun, manifestFile, type ManifestExperiment, type RunManifest, readStatus, sortExperiments } from './manifest.js';
 import { assemble, readExperiment, type Report } from './report.js';
 
-/** Where an experiment folder sits inside a workspace: `<slot>/<folder>`. */
 function relativeDir(e: Pick<ManifestExperiment, 'dir'>): string {
-  return path.join(path.basename(path.dirname(e.dir)), path.basename(e.dir));
+  return experimentRelDir(e.dir);
 }
 
 export function packName(version: string, runId: string, shard?: string): string {

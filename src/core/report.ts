@@ -3,7 +3,7 @@ import { tailLines } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment.js';
-import { type ExperimentState, type ManifestExperiment, type RunManifest, readStatus } from './manifest.js';
+import { type ExperimentState, experimentRelDir, type ManifestExperiment, type RunManifest, readStatus } from './manifest.js';
 import { isAlive } from './lock.js';
 
 export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';
@@ -27,7 +27,7 @@ export interface ReportExperiment {
   tokens?: Tokens;
   model?: string;
   baseCommit: string;
-  /** The experiment folder's name in its slot. */
+  /** The experiment folder inside the workspace: `experiments/<version>_experiment_<run-id>/<slot>`. */
   folder: string;
   logTail: string[];
 }
@@ -134,7 +134,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     tokens: s?.tokens,
     model: s?.model,
     baseCommit: s?.baseCommit ?? entry.baseCommit,
-    folder: path.basename(dir),
+    folder: experimentRelDir(dir),
     logTail: await tailLines(path.join(dir, EXPERIMENT_FILES.log), LOG_TAIL),
   };
 }

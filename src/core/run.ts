@@ -4,15 +4,15 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
-import { runCommand, which } from '../io/proc.js';
+import { MARKER_PREFIX, runCommand, which } from '../io/proc.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import { type ExperimentPlan, runExperiment } from './experiment.js';
-import { planVersionInstall } from './install.js';
+import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
 import { type ExperimentStatus, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
 import { buildPrompt, sha256 } from './prompt.js';
 import type { Root, Stp, Version } from './root.js';
-import { readSlot, requireWorkspace, type SlotState, slotName } from './workspace.js';
+import { paths, readSlot, requireWorkspace, type SlotState, slotName } from './workspace.js';
 
 export const DEFAULT_AGENT = 'claude';
 export const DEFAULT_AGENT_ARGS = ['-p', '--dangerously-skip-permissions', '--output-format', 'stream-json', '--verbose'];
@@ -27,6 +27,7 @@ export interface RunRequest {
   extraArgs: string[];
   concurrency?: number;
   timeoutMs?: number;
+  idleTimeoutMs?: number;
   runId?: string;
   resume?: string;
   repeat?: number;
@@ -39,6 +40,10 @@ export interface RunPlan {
   manifest: RunManifest;
   experiments: ExperimentPlan[];
   agentPath: string;
+  /** The agent's `--version`, asked while the agents already start; recorded when it arrives. */
+  agentVersion: Promise<string>;
+  /** The run id was claimed by this plan (not a resume): given back if the run cannot start. */
+  claimed: boolean;
   /** Experiment folders of a resumed run that get a new attempt. */
   retried: string[];
 }
@@ -110,14 +115,14 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   }
 
   const versionText = await fs.readFile(req.version.entryFile, 'utf8');
-  const agentVersion = await agentVersionOf(agentPath, req.env);
+  const agentVersion = agentVersionOf(agentPath, req.env);
   const repeat = req.repeat ?? 1;
   let manifest: RunManifest;
   const retried: string[] = [];
   let runId: string;
   const planned: ExperimentPlan[] = [];
 
-  const plan = async (stp: Stp, r?: number): Promise<ExperimentPlan> => {
+  const plan = async (stp: Stp, r?: number, dir?: string): Promise<ExperimentPlan> => {
     const slot = slots.get(stp.id)!;
     const prompt = buildPrompt(req.version, versionText, await fs.readFile(stp.file, 'utf8'), stp.file, req.root.config.prompts);
     return {
@@ -126,7 +131,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       repeat: r,
       slot: slot.slot,
       slotDir: slot.dir,
-      dir: path.join(slot.dir, experimentDirName(req.version.name, runId, r)),
+      dir: dir ?? path.join(paths.experiments(req.workspace), experimentDirName(req.version.name, runId, r), slot.slot),
       baseCommit: slot.baseCommit,
       prompt,
       promptSha256: sha256(prompt),
@@ -140,12 +145,13 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     if (previous.versionHash !== install.hash) {
       throw new UsageError(`${req.version.name} changed since run ${runId} started: resuming would mix two versions in one run. Start a new run instead.`);
     }
-    manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: agentVersion } };
+    manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: 'unknown' } };
     const wanted = new Set(req.stps.map((s) => s.id));
     for (const e of previous.experiments) {
       if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
       const stp = req.stps.find((s) => s.id === e.stp)!;
-      planned.push(await plan(stp, e.repeat));
+      // Its folder stays where the run put it (inside the slot for a run of ptg 0.1).
+      planned.push(await plan(stp, e.repeat, e.dir));
       retried.push(e.dir);
     }
     if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
@@ -165,7 +171,8 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       state: 'running',
       startedAt: new Date().toISOString(),
       repo: ws.repo,
-      agent: { command: req.agentCommand, args, version: agentVersion },
+      agent: { command: req.agentCommand, args, version: 'unknown' },
+      marker: MARKER_PREFIX,
       model: modelOf(args),
       versionHash: install.hash,
       concurrency: 0,
@@ -192,7 +199,8 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     });
   }
   manifest.experiments = sortExperiments([...byDir.values()]);
-  return { manifest, experiments: planned, agentPath, retried };
+  manifest.marker = MARKER_PREFIX;
+  return { manifest, experiments: planned, agentPath, agentVersion, retried, claimed: !req.resume };
 }
 
 /** Makes the run's folder; taken ids get a suffix, so two runs in one second never share one. */
@@ -212,8 +220,8 @@ async function claimRunId(ws: string, version: string, wanted?: string): Promise
 }
 
 async function agentVersionOf(agentPath: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const result = await runCommand(agentPath, ['--version'], { env, timeoutMs: 15_000 });
-  return result.ok ? result.output.split('\n')[0]!.trim() : 'unknown';
+  const result = await runCommand(agentPath, ['--version'], { env, timeoutMs: 15_000 }).catch(() => undefined);
+  return result?.ok ? result.output.split('\n')[0]!.trim() : 'unknown';
 }
 
 export interface RunEvents {
@@ -237,11 +245,28 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
   const ws = req.workspace;
   // Each running experiment listens for the abort: more than Node's default of 10 is expected.
   setMaxListeners(manifest.concurrency + 10, signal);
-  const release = await lockSlots(ws, [...new Set(plan.experiments.map((e) => e.slot))], { version: manifest.version, runId: manifest.runId });
+  let release: () => Promise<void>;
+  try {
+    release = await lockSlots(ws, [...new Set(plan.experiments.map((e) => e.slot))], { version: manifest.version, runId: manifest.runId });
+  } catch (error) {
+    // A refused run gives its id back: `--run-id X` stays free, and `--resume X` finds no half-run.
+    if (plan.claimed) await fs.rmdir(runDir(ws, manifest.version, manifest.runId)).catch(() => undefined);
+    throw error;
+  }
   try {
     for (const dir of plan.retried) await keepAttempt(dir);
+    // A manifest that cannot be written (a full disk) must not tear the run down: its agents
+    // finish and their folders are complete. The run then ends with the error.
+    let saveError: unknown;
     let saving = Promise.resolve();
-    const save = () => (saving = saving.then(() => writeManifest(ws, manifest)));
+    const save = () =>
+      (saving = saving.then(() => writeManifest(ws, manifest)).catch((error) => {
+        saveError ??= error;
+      }));
+    void plan.agentVersion.then((version) => {
+      manifest.agent.version = version;
+      void save();
+    });
     const entry = (exp: ExperimentPlan) => manifest.experiments.find((e) => e.dir === exp.dir)!;
     await save();
 
@@ -264,6 +289,8 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         agent: { command: plan.agentPath, args: manifest.agent.args },
         env: req.env,
         timeoutMs: req.timeoutMs,
+        idleTimeoutMs: req.idleTimeoutMs,
+        command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
         signal,
         onStarted: (pid) => {
           e.pid = pid;
@@ -292,7 +319,9 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
 
     manifest.state = signal.aborted ? 'interrupted' : 'finished';
     manifest.finishedAt = new Date().toISOString();
+    await plan.agentVersion.then((version) => (manifest.agent.version = version));
     await save();
+    if (saveError) throw saveError;
     return { manifest, statuses: sortExperiments(statuses), interrupted: signal.aborted };
   } finally {
     await release();

@@ -6,7 +6,8 @@ import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, isCh
 import { applyInstall, planVersionInstall } from './install.js';
 import { setupPython } from './python.js';
 import type { Stp, Version } from './root.js';
-import { slotCondition } from './slot.js';
+import { restoreParked } from './park.js';
+import { agentLeftovers, ignoredBaseline, slotCondition } from './slot.js';
 import { paths, readSlot, repoName, type PythonStatus, type SlotState, slotName, writeSlot, writeWorkspace } from './workspace.js';
 
 /** What a slot's `.git/info/exclude` gets, so ptg's folders never show in its diffs. */
@@ -77,6 +78,10 @@ export async function setup(opts: SetupOptions, events: SetupEvents = {}): Promi
       const result = await checkoutLimit(() => prepareCheckout(ws, stp, slot, dir, baseCommit, events));
       if (result.checkout === 'error') return result;
       const previous = await readSlot(ws, slot);
+      // A ptg that died mid-experiment left other versions parked and maybe an agent's files in ignored paths.
+      await restoreParked(ws, { slot, dir });
+      const kept = result.checkout === 'kept';
+      if (previous && !kept) for (const entry of await agentLeftovers({ ...previous, dir })) await fs.remove(path.join(dir, entry));
 
       events.onStep?.(stp.id, 'install', 'start');
       const versions = await applyInstall(dir, installs, previous?.versions ?? []);
@@ -97,6 +102,7 @@ export async function setup(opts: SetupOptions, events: SetupEvents = {}): Promi
         versions,
         python,
         lastExperiment: result.checkout === 'kept' || result.checkout === 'unchanged' ? previous?.lastExperiment : undefined,
+        ignoredBaseline: kept && previous?.ignoredBaseline ? previous.ignoredBaseline : await ignoredBaseline(dir),
         updatedAt: new Date().toISOString(),
       };
       await writeSlot(ws, state);

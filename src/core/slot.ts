@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { diffWorktree, headCommit, isPristine, keepRef, resetTo, treeOf, worktreeTree } from '../io/git.js';
+import { diffWorktree, headCommit, isPristine, keepRef, listIgnored, resetTo, treeOf, worktreeTree } from '../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
 export type SlotCondition =
@@ -22,12 +22,43 @@ function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '_');
 }
 
+/** ptg's own ignored paths in a slot: installed versions, the Python env, ptg 0.1's experiment folders. */
+function isPtgOwn(entry: string): boolean {
+  return entry === '.claude/' || entry.startsWith('.claude/') || entry === '.venv/' || /^[^/]*_experiment_[^/]*\/$/.test(entry);
+}
+
+/**
+ * What an agent left in ignored paths (caches, logs, a venv of its own): every ignored entry that
+ * neither setup left (`ignoredBaseline`) nor ptg owns. Unknown without a baseline (a slot set up
+ * by ptg 0.1): then nothing.
+ */
+export async function agentLeftovers(slot: SlotState): Promise<string[]> {
+  if (!slot.ignoredBaseline) return [];
+  const baseline = new Set(slot.ignoredBaseline);
+  return (await listIgnored(slot.dir)).filter((e) => !baseline.has(e) && !isPtgOwn(e));
+}
+
+/** The baseline of a slot as setup leaves it. */
+export async function ignoredBaseline(dir: string): Promise<string[]> {
+  return (await listIgnored(dir)).filter((e) => !isPtgOwn(e));
+}
+
+export interface ResetResult {
+  /** Unsaved work found in the slot, saved here first. */
+  savedPatch?: string;
+  /** What an earlier agent left in ignored paths, now removed. */
+  removed: string[];
+}
+
 /**
  * Brings a slot back to its base commit without losing anything: unsaved work becomes a patch
- * under `.ptg/saved/`, and a HEAD that moved is kept under refs/ptg/kept/. Returns the saved patch.
+ * under `.ptg/saved/`, and a HEAD that moved is kept under refs/ptg/kept/. Files an earlier agent
+ * left in ignored paths (its experiment's status.json lists them) are removed.
  */
-export async function resetSlot(ws: string, slot: SlotState): Promise<string | undefined> {
-  if (await isPristine(slot.dir, slot.baseCommit)) return undefined;
+export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResult> {
+  const removed = await agentLeftovers(slot);
+  for (const entry of removed) await fs.remove(path.join(slot.dir, entry));
+  if (await isPristine(slot.dir, slot.baseCommit)) return { removed };
   let savedPatch: string | undefined;
   const head = await headCommit(slot.dir);
   if (head !== slot.baseCommit) await keepRef(slot.dir, stamp(), head);
@@ -37,5 +68,5 @@ export async function resetSlot(ws: string, slot: SlotState): Promise<string | u
     await diffWorktree(slot.dir, slot.baseCommit, savedPatch);
   }
   await resetTo(slot.dir, slot.baseCommit);
-  return savedPatch;
+  return { savedPatch, removed };
 }

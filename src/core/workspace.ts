@@ -13,6 +13,13 @@ export const paths = {
   saved: (ws: string) => path.join(ws, '.ptg', 'saved'),
   locks: (ws: string) => path.join(ws, '.ptg', 'locks'),
   runs: (ws: string) => path.join(ws, '.ptg', 'runs'),
+  /** Slots' installed files of other versions, moved out of the slot while an experiment runs. */
+  parked: (ws: string, slot: string) => path.join(ws, '.ptg', 'parked', slot),
+  /**
+   * Experiment folders: `experiments/<version>_experiment_<run-id>/<slot>/`, outside every slot,
+   * so no agent can read another experiment's records.
+   */
+  experiments: (ws: string) => path.join(ws, 'experiments'),
 };
 
 export interface WorkspaceState {
@@ -50,6 +57,11 @@ export interface SlotState {
    * this state can be reset without saving anything again.
    */
   lastExperiment?: { tree: string; dir: string };
+  /**
+   * What sat in ignored paths when setup finished (`.venv/`, an editable install's metadata):
+   * kept by every reset. Anything else there was left by an agent.
+   */
+  ignoredBaseline?: string[];
   updatedAt: string;
 }
 

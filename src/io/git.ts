@@ -111,6 +111,15 @@ export async function isPristine(dir: string, commit: string): Promise<boolean> 
   return oid === commit && entries.every((e) => e.startsWith('# '));
 }
 
+/**
+ * Files and folders in ignored paths that git does not track (an ignored folder is one entry,
+ * `name/`): where an agent's caches and outputs hide from `git status` and from the reset.
+ */
+export async function listIgnored(dir: string): Promise<string[]> {
+  const out = await git(dir).raw(['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z']);
+  return out.split('\0').filter(Boolean);
+}
+
 /** Keeps a commit reachable under refs/ptg/kept/<name> so moving HEAD cannot orphan it. */
 export async function keepRef(dir: string, name: string, commit: string): Promise<void> {
   await git(dir).raw(['update-ref', `refs/ptg/kept/${name}`, commit]);

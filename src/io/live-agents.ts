@@ -1,14 +1,19 @@
-// The agents ptg has started and not yet seen end, by process group: a module with no
-// dependencies, so the entry point can end them on any exit without loading execa.
+// The agents ptg has started and not yet seen end, by process group, and the markers their
+// environments carry: a module with no dependencies, so the entry point can end them on any exit
+// without loading execa.
+import { killMarked } from './markers.js';
 
 const liveGroups = new Set<number>();
+const liveMarkers = new Set<string>();
 
-export function addGroup(pgid: number): void {
+export function addAgent(pgid: number, marker: string): void {
   liveGroups.add(pgid);
+  liveMarkers.add(marker);
 }
 
-export function deleteGroup(pgid: number): void {
+export function deleteAgent(pgid: number, marker: string): void {
   liveGroups.delete(pgid);
+  liveMarkers.delete(marker);
 }
 
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -22,4 +27,5 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
 /** Last resort when ptg itself exits: no agent process outlives it. */
 export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
   for (const pgid of liveGroups) killGroup(pgid, signal);
+  for (const marker of liveMarkers) killMarked(marker, signal);
 }

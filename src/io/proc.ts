@@ -1,10 +1,14 @@
 // The one place ptg starts processes (git aside, in io/git.ts). Agents run in their own process
 // group so a timeout or Ctrl-C can end the agent together with every shell and tool it started.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa, type Options } from 'execa';
 import fs from 'fs-extra';
-import { addGroup, deleteGroup, killAllAgents, killGroup } from './live-agents.js';
+import { addAgent, deleteAgent, killAllAgents, killGroup } from './live-agents.js';
+import { killMarked, MARKER_VAR } from './markers.js';
 
 /** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
 export async function which(cmd: string, envPath = process.env.PATH ?? '', cwd = process.cwd()): Promise<string | undefined> {
@@ -56,23 +60,50 @@ export async function runCommand(
   return { ok: false, exitCode: result.exitCode, output, reason };
 }
 
+export type StopReason = 'timeout' | 'idle' | 'interrupt' | 'after_result' | 'error';
+
 export interface AgentExit {
   exitCode?: number;
   signal?: string;
   /** Why ptg ended it, if it did. */
-  stoppedFor?: 'timeout' | 'interrupt';
+  stoppedFor?: StopReason;
   /** The agent could not be started at all. */
   spawnError?: string;
 }
 
 export interface AgentHandle {
   pid?: number;
+  /** The value of PTG_MARKER in its environment. */
+  marker: string;
   exit: Promise<AgentExit>;
   /** Ends the whole process tree: SIGTERM, then SIGKILL after `graceMs`. Safe to call twice. */
-  stop(reason: 'timeout' | 'interrupt', graceMs?: number): void;
+  stop(reason: StopReason, graceMs?: number): void;
 }
 
-let exitHookInstalled = false;
+/**
+ * This ptg's marker: every agent it starts gets `PTG_MARKER=<token>/<n>`, and so does all that
+ * the agent starts. The token names the ptg process, so one prefix covers all of its agents.
+ */
+export const MARKER_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}/`;
+let agentsStarted = 0;
+let watchdog: ChildProcess | undefined;
+
+/**
+ * One watchdog per ptg process, started with its first agent: it ends every agent tree when
+ * ptg's end of the pipe closes, however ptg ended (see io/watchdog.ts).
+ */
+function tellWatchdog(line: string): void {
+  if (!watchdog) {
+    process.on('exit', () => killAllAgents('SIGKILL'));
+    const script = fileURLToPath(new URL('./watchdog.js', import.meta.url));
+    watchdog = spawn(process.execPath, [script, MARKER_PREFIX], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    watchdog.on('error', () => undefined);
+    watchdog.stdin!.on('error', () => undefined);
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref?(): void }).unref?.();
+  }
+  watchdog.stdin!.write(`${line}\n`);
+}
 
 export interface AgentOptions {
   command: string;
@@ -90,19 +121,20 @@ export interface AgentOptions {
   timeoutMs?: number;
 }
 
-/** Starts an agent in its own process group with its output going straight to files. */
+/**
+ * Starts an agent in its own process group with its output going straight to files, marked
+ * (MARKER_PREFIX) and watched, so that neither it nor anything it starts outlives ptg.
+ */
 export function startAgent(opts: AgentOptions): AgentHandle {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => killAllAgents('SIGKILL'));
-  }
+  const marker = `${MARKER_PREFIX}${++agentsStarted}`;
   // Raw descriptors, so the agent writes to the file itself: execa's { file } option would pipe
   // through ptg, and Claude Code 2.1.197 loses output written to a pipe.
   const stdout = fs.openSync(opts.stdoutFile, 'w');
   const stderr = fs.openSync(opts.stderrFile, 'w');
   const options: Options = {
     cwd: opts.cwd,
-    env: opts.env,
+    env: { ...opts.env, [MARKER_VAR]: marker },
+    extendEnv: false,
     input: opts.input,
     // execa's types allow only fds 3-9 here; at run time it hands any fd to spawn as is.
     stdout: stdout as 3,
@@ -115,25 +147,35 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   fs.closeSync(stdout);
   fs.closeSync(stderr);
   const pgid = child.pid;
-  if (pgid) addGroup(pgid);
+  if (pgid) {
+    addAgent(pgid, marker);
+    tellWatchdog(`group ${pgid}`);
+  }
 
   let stoppedFor: AgentExit['stoppedFor'];
   let killTimer: NodeJS.Timeout | undefined;
-  const stop = (reason: 'timeout' | 'interrupt', graceMs = 5000) => {
+  const stop = (reason: StopReason, graceMs = 5000) => {
     if (stoppedFor || !pgid) return;
     stoppedFor = reason;
     killGroup(pgid, 'SIGTERM');
-    killTimer = setTimeout(() => killGroup(pgid, 'SIGKILL'), graceMs);
+    killMarked(marker, 'SIGTERM');
+    killTimer = setTimeout(() => {
+      killGroup(pgid, 'SIGKILL');
+      killMarked(marker, 'SIGKILL');
+    }, graceMs);
   };
   const timeoutTimer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : undefined;
 
   const exit = child.then((result) => {
     clearTimeout(timeoutTimer);
     clearTimeout(killTimer);
-    // The agent is gone; whatever it started in its group (a test server, a sleeping shell) goes too.
+    // The agent is gone; whatever it started goes too: a test server, a sleeping shell, a
+    // daemon that left the group.
     if (pgid) {
       killGroup(pgid, 'SIGKILL');
-      deleteGroup(pgid);
+      killMarked(marker, 'SIGKILL');
+      deleteAgent(pgid, marker);
+      tellWatchdog(`ended ${pgid}`);
     }
     const code = (result as { code?: string }).code;
     if (!pgid || code === 'ENOENT' || code === 'EACCES') {
@@ -141,5 +183,5 @@ export function startAgent(opts: AgentOptions): AgentHandle {
     }
     return { exitCode: result.exitCode, signal: result.signal, stoppedFor };
   });
-  return { pid: pgid, exit, stop };
+  return { pid: pgid, marker, exit, stop };
 }

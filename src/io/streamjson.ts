@@ -23,6 +23,10 @@ export interface AgentResult {
 export interface AgentFigures {
   model?: string;
   sessionId?: string;
+  /** What the init event lists: the slash commands and skills the session loaded. */
+  loaded?: { commands?: string[]; skills?: string[] };
+  /** Claude Code's own version, from the init event. */
+  agentVersion?: string;
   /** Assistant messages seen so far (the final result's num_turns replaces it). */
   turns: number;
   tokens: Tokens;
@@ -105,6 +109,9 @@ export class StreamJsonParser {
         if (e.subtype === 'init') {
           f.model = e.model;
           f.sessionId = e.session_id;
+          const names = (list: unknown) => (Array.isArray(list) ? list.map(String) : undefined);
+          f.loaded = { commands: names(e.slash_commands), skills: names(e.skills) };
+          if (typeof e.claude_code_version === 'string') f.agentVersion = e.claude_code_version;
           return `[init] model ${e.model ?? '?'} · session ${e.session_id ?? '?'} · cwd ${e.cwd ?? '?'} · ${Array.isArray(e.tools) ? e.tools.length : 0} tools\n`;
         }
         return `[system] ${oneLine(e.subtype ?? '')}\n`;

@@ -10,10 +10,15 @@
 //   fake: ignore-term                  ignore SIGTERM (only SIGKILL ends it)
 //   fake: killed                       die of SIGKILL, as the OOM killer does
 //   fake: grandchild                   start a `sleep 600` child and print its pid
+//   fake: setsid                       start a `sleep 600` in a session of its own (it leaves the group)
+//   fake: list-tree                    write every path under the working directory (hidden and
+//                                      ignored ones too) to $FAKE_AGENT_RECORD/<folder>.tree.json
+//   fake: linger                       print the result, then never exit (a known Claude Code hang)
 //   fake: spam <MB>                    print this many MB of assistant events
 //   fake: plain                        print plain text only, no JSON
 //   fake: cost <usd> / fake: turns <n> figures for the result event
-// Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv).
+// Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
+// FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,10 +50,15 @@ const usage = { input_tokens: 1000, output_tokens: 200, cache_read_input_tokens:
 if (has('plain')) {
   console.log(`plain output for STP ${stpId}`);
   console.log('no JSON here');
-  process.exit(Number(has('exit')?.arg ?? 0));
+  if (has('linger')) await sleep(1e9);
+process.exit(Number(has('exit')?.arg ?? 0));
 }
 
-emit({ type: 'system', subtype: 'init', cwd, session_id: session, model: 'fake-model-1', tools: ['Write', 'Bash'] });
+// Like Claude Code, list the project's commands and skills the session loaded.
+const names = (dir, strip) => (fs.existsSync(dir) ? fs.readdirSync(dir).map((n) => n.replace(strip, '')) : []);
+const projectCommands = process.env.FAKE_AGENT_HIDE_COMMANDS ? [] : names(path.join(cwd, '.claude', 'commands'), /\.md$/);
+const skills = names(path.join(cwd, '.claude', 'skills'), '');
+emit({ type: 'system', subtype: 'init', cwd, session_id: session, model: 'fake-model-1', tools: ['Write', 'Bash'], slash_commands: ['compact', 'cost', ...projectCommands, ...skills], skills });
 emit({ type: 'assistant', message: { id: 'msg_1', role: 'assistant', model: 'fake-model-1', content: [{ type: 'text', text: `Working on STP ${stpId}.` }], usage }, session_id: session });
 
 let turns = 1;
@@ -65,6 +75,18 @@ for (const d of directives) {
   } else if (d.verb === 'grandchild') {
     const child = spawn('sleep', ['600'], { stdio: 'ignore' });
     emit({ type: 'assistant', message: { id: 'msg_gc', role: 'assistant', content: [{ type: 'text', text: `grandchild pid ${child.pid}` }], usage }, session_id: session });
+  } else if (d.verb === 'setsid') {
+    const child = spawn('sleep', ['600'], { stdio: 'ignore', detached: true });
+    child.unref();
+    emit({ type: 'assistant', message: { id: 'msg_setsid', role: 'assistant', content: [{ type: 'text', text: `setsid grandchild pid ${child.pid}` }], usage }, session_id: session });
+  } else if (d.verb === 'list-tree') {
+    const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const rel = path.relative(cwd, path.join(dir, e.name));
+      if (rel === '.git') return [];
+      return e.isDirectory() ? [`${rel}/`, ...walk(path.join(dir, e.name))] : [rel];
+    });
+    fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
+    fs.writeFileSync(path.join(process.env.FAKE_AGENT_RECORD, `${path.basename(cwd)}.tree.json`), JSON.stringify(walk(cwd)));
   } else if (d.verb === 'spam') {
     const line = `${JSON.stringify({ type: 'assistant', message: { id: 'msg_spam', role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(4000) }], usage }, session_id: session })}\n`;
     const chunk = line.repeat(64);
@@ -91,4 +113,5 @@ emit({
   total_cost_usd: Number(has('cost')?.arg ?? 0.0125),
   usage,
 });
+if (has('linger')) await sleep(1e9);
 process.exit(Number(has('exit')?.arg ?? 0));

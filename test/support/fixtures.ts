@@ -97,9 +97,9 @@ export function ptg(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
 }
 
 /** An experiment root whose STPs carry fake-agent directives, set up with `ptg setup --no-python`. */
-export async function setUpWorkspace(stps: Record<string, string>, config?: Record<string, unknown>) {
+export async function setUpWorkspace(stps: Record<string, string>, config?: Record<string, unknown>, upstreamFiles?: Record<string, string>) {
   const dir = tmpDir();
-  const upstream = makeUpstream(dir);
+  const upstream = makeUpstream(dir, upstreamFiles);
   const root = makeRoot(dir, { stps, config });
   const r = await ptg(['setup', '--repo', upstream, '--no-python'], { cwd: root });
   if (r.code !== 0) throw new Error(`setup failed: ${r.stdout}${r.stderr}`);
@@ -113,8 +113,20 @@ export async function setUpWorkspace(stps: Record<string, string>, config?: Reco
     /** Runs `ptg run` with the fake agent. */
     run: (args: string[], opts: Parameters<typeof ptg>[1] = {}) =>
       ptg(['run', ...args, '--agent', FAKE_AGENT], { cwd: root, ...opts, env: { IS_SANDBOX: '1', ...opts.env } }),
-    expDir: (id: string, version: string, runId: string) => path.join(ws, `${id}-upstream`, `${version}_experiment_${runId}`),
+    expDir: (id: string, version: string, runId: string) => path.join(ws, 'experiments', `${version}_experiment_${runId}`, `${id}-upstream`),
+    /** The experiment folder of STP `id` that has `file` in it, once there is one. */
+    findExp: (id: string, file = 'status.json') => findExperiment(ws, id, file),
   };
+}
+
+/** The first experiment folder of STP `id` (any version and run) holding `file`. */
+export function findExperiment(ws: string, id: string, file = 'status.json'): string | undefined {
+  const base = path.join(ws, 'experiments');
+  for (const run of fs.existsSync(base) ? fs.readdirSync(base).sort() : []) {
+    const dir = path.join(base, run, `${id}-upstream`);
+    if (fs.existsSync(path.join(dir, file))) return dir;
+  }
+  return undefined;
 }
 
 /** The run id printed in `Next: ptg collect <version> <run-id>`. */

@@ -1,0 +1,44 @@
+// Every agent ptg starts carries `PTG_MARKER=<run token>/<n>` in its environment, and so does
+// everything it starts, even a process that left the agent's group (`setsid`, a daemon): the
+// environment is inherited where the process group is not. Linux shows each process's
+// environment under /proc; elsewhere the process group is all there is.
+import { readdirSync, readFileSync } from 'node:fs';
+
+export const MARKER_VAR = 'PTG_MARKER';
+
+/** Pids of the live processes whose environment has `PTG_MARKER=<prefix>...`; none without /proc. */
+export function markedPids(prefix: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const wanted = Buffer.from(`\0${MARKER_VAR}=${prefix}`);
+  const first = Buffer.from(`${MARKER_VAR}=${prefix}`);
+  const pids: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      // A zombie's environment reads empty: it is gone already, only not yet reaped.
+      const env = readFileSync(`/proc/${name}/environ`);
+      if (env.subarray(0, first.length).equals(first) || env.includes(wanted)) pids.push(Number(name));
+    } catch {
+      // ended meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Sends `signal` to every marked process; returns how many there were. */
+export function killMarked(prefix: string, signal: NodeJS.Signals): number {
+  const pids = markedPids(prefix);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone
+    }
+  }
+  return pids.length;
+}

@@ -1,0 +1,167 @@
+// Issue 10: the guarantees hold however ptg is used and however it ends.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import fs from 'fs-extra';
+import { FAKE_AGENT, isAlive, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
+
+const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
+
+/** Live processes whose environment carries `PTG_MARKER=<prefix>…` (read from /proc, as ptg does). */
+function marked(prefix: string): number[] {
+  const wanted = `PTG_MARKER=${prefix}`;
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return readFileSync(`/proc/${n}/environ`, 'utf8').split('\0').some((v) => v.startsWith(wanted)) && isAlive(Number(n));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const manifestOf = (ws: string, id: string) => fs.readJsonSync(path.join(ws, '.ptg/runs/v1', id, 'manifest.json'));
+
+describe('no agent outlives ptg', () => {
+  for (const signal of ['SIGHUP', 'SIGKILL'] as const) {
+    test(`${signal} of ptg run with 7 hanging agents, one with a setsid grandchild: none is left within 2 s, and --resume re-runs them`, async () => {
+      const stps = Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((id) => [id, `# STP ${id}\n${id === '3' ? 'fake: setsid\n' : ''}fake: hang\n`]));
+      const w = await setUpWorkspace(stps);
+      let ptgPid = 0;
+      const running = w.run(['v1', '--run-id', 'doomed'], { onSpawn: (pid) => (ptgPid = pid) });
+      const manifest = await waitFor('all 7 agents to start', () => {
+        const file = path.join(w.ws, '.ptg/runs/v1/doomed/manifest.json');
+        const m = fs.existsSync(file) && fs.readJsonSync(file, { throws: false });
+        return m?.experiments?.every((e: { pid?: number }) => e.pid) && m;
+      });
+      const prefix: string = manifest.marker;
+      const setsid = await waitFor('the setsid grandchild', () => {
+        const log = path.join(w.expDir('3', 'v1', 'doomed'), 'claude.jsonl');
+        return fs.existsSync(log) && Number(/setsid grandchild pid (\d+)/.exec(fs.readFileSync(log, 'utf8'))?.[1]);
+      });
+      assert.ok(marked(prefix).includes(setsid), 'the grandchild that left the group carries the marker');
+      assert.ok(marked(prefix).length >= 8);
+
+      process.kill(ptgPid, signal);
+      const killedAt = Date.now();
+      const r = await running;
+      await waitFor('no marked process', () => marked(prefix).length === 0, 2000);
+      assert.ok(Date.now() - killedAt < 2000);
+      assert.equal(isAlive(setsid), false);
+
+      if (signal === 'SIGHUP') {
+        assert.equal(r.code, 129, r.stderr);
+        assert.equal(manifestOf(w.ws, 'doomed').state, 'interrupted');
+      } else {
+        const status = await ptg(['status'], { cwd: w.root });
+        assert.match(status.stdout, /stale: ptg \(pid \d+\) is gone/);
+      }
+      // Nothing hangs the second time: every experiment ends at once with a timeout.
+      for (const id of Object.keys(stps)) fs.writeFileSync(path.join(w.root, 'stps', `${id}.md`), `# STP ${id}\n`);
+      const resumed = await w.run(['v1', '--resume', 'doomed']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.deepEqual(manifestOf(w.ws, 'doomed').experiments.map((e: { state: string }) => e.state), Array(7).fill('succeeded'));
+    });
+  }
+});
+
+describe('an agent sees only its own version and its own experiment', () => {
+  test('other versions are out of the slot while it runs and back afterwards; no earlier record is under the slot', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': `# STP 1\nfake: list-tree\n${write('tests/test_first.py', 'x = 1\n')}` }, undefined, { '.gitignore': 'build/\n' });
+    fs.outputFileSync(path.join(w.root, 'v2.1', 'orchestrator.md'), 'Orchestrate $ARGUMENTS\n');
+    fs.outputFileSync(path.join(w.root, 'v2.1', 'skills', 'heal', 'SKILL.md'), '# heal\n');
+    assert.equal((await ptg(['setup', '--repo', w.upstream, '--no-python'], { cwd: w.root })).code, 0);
+    const claude = path.join(w.slot('1'), '.claude');
+    const installed = () => fs.readdirSync(path.join(claude, 'commands')).sort();
+    assert.deepEqual(installed(), ['v1-unified-prompt.md', 'v2-orchestrator.md', 'v2.1-orchestrator.md']);
+    fs.outputFileSync(path.join(claude, 'commands', 'mine.md'), 'a command the user put there\n');
+
+    const first = await w.run(['v1'], { env: { FAKE_AGENT_RECORD: record } });
+    assert.equal(first.code, 0, first.stderr);
+    const second = await w.run(['v2.1'], { env: { FAKE_AGENT_RECORD: record } });
+    assert.equal(second.code, 0, second.stderr);
+
+    const tree: string[] = fs.readJsonSync(path.join(record, '1-upstream.tree.json'));
+    const claudeFiles = tree.filter((p) => p.startsWith('.claude/') && !p.endsWith('/')).sort();
+    assert.deepEqual(claudeFiles, ['.claude/commands/mine.md', '.claude/commands/v2.1-orchestrator.md', '.claude/skills/v2.1-heal/SKILL.md']);
+    assert.deepEqual(tree.filter((p) => /experiment|claude\.(jsonl|log)|status\.(json|txt)|changes\.patch|prompt\.md|test_first/.test(p)), [], 'nothing of the v1 experiment is in the slot');
+
+    const status = fs.readJsonSync(path.join(w.expDir('1', 'v2.1', runIdOf(second.stdout)), 'status.json'));
+    assert.deepEqual(status.loaded.skills, ['v2.1-heal']);
+    assert.ok(status.loaded.commands.includes('v2.1-orchestrator'));
+    assert.ok(!status.loaded.commands.some((c: string) => /^v1-|^v2-/.test(c)));
+    assert.deepEqual(installed(), ['mine.md', 'v1-unified-prompt.md', 'v2-orchestrator.md', 'v2.1-orchestrator.md'], 'every version is back');
+    assert.ok(fs.existsSync(path.join(claude, 'skills', 'v2-generate-pytest', 'templates', 'test.py.tmpl')));
+  });
+
+  test('an orchestrated version whose command the agent did not load is an agent error', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n' });
+    const r = await w.run(['v2'], { env: { FAKE_AGENT_HIDE_COMMANDS: '1' } });
+    assert.equal(r.code, 1);
+    const status = fs.readJsonSync(path.join(w.expDir('1', 'v2', runIdOf(r.stdout)), 'status.json'));
+    assert.equal(status.state, 'agent_error');
+    assert.match(status.agentError, /did not load \/v2-orchestrator/);
+  });
+
+  test('what an agent leaves in ignored paths is listed in its status.json and gone before the next experiment', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': `# STP 1\n${write('build/out.log', 'agent output\n')}${write('build/deep/cache.bin', 'x')}` }, undefined, { '.gitignore': 'build/\n' });
+    const first = await w.run(['v1']);
+    assert.equal(first.code, 0, first.stderr);
+    const status = fs.readJsonSync(path.join(w.expDir('1', 'v1', runIdOf(first.stdout)), 'status.json'));
+    assert.deepEqual(status.ignoredFiles, ['build/']);
+    assert.deepEqual(status.changedFiles, [], 'git sees none of it');
+
+    fs.writeFileSync(path.join(w.root, 'stps', '1.md'), '# STP 1\nfake: list-tree\n');
+    const second = await w.run(['v1'], { env: { FAKE_AGENT_RECORD: record } });
+    assert.equal(second.code, 0, second.stderr);
+    const tree: string[] = fs.readJsonSync(path.join(record, '1-upstream.tree.json'));
+    assert.ok(!tree.some((p) => p.startsWith('build')), `the next agent found: ${tree.filter((p) => p.startsWith('build'))}`);
+    assert.deepEqual(fs.readJsonSync(path.join(w.expDir('1', 'v1', runIdOf(second.stdout)), 'status.json')).removedBeforeStart, ['build/']);
+  });
+});
+
+describe('agents that hang or go silent', () => {
+  test('an agent that printed its result and hangs is ended after 30 s, and its result stands', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: linger\n' });
+    const r = await w.run(['v1']);
+    assert.equal(r.code, 0, r.stderr);
+    const status = fs.readJsonSync(path.join(w.expDir('1', 'v1', runIdOf(r.stdout)), 'status.json'));
+    assert.equal(status.state, 'succeeded');
+    assert.equal(status.stopReason, 'after_result');
+    assert.equal(status.costUsd, 0.0125);
+    assert.ok(status.durationMs >= 30_000);
+  });
+
+  test('--idle-timeout ends an agent that prints nothing', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n' });
+    const r = await w.run(['v1', '--idle-timeout', '2s']);
+    assert.equal(r.code, 1);
+    const dir = w.expDir('1', 'v1', runIdOf(r.stdout));
+    const status = fs.readJsonSync(path.join(dir, 'status.json'));
+    assert.equal(status.state, 'timed_out');
+    assert.equal(status.stopReason, 'idle');
+    assert.equal(fs.readFileSync(path.join(dir, 'status.txt'), 'utf8'), '[STP 1] ✗ Timed out: no output for 2s\n');
+  });
+});
+
+describe('a failed write is a failed experiment, not a crash', () => {
+  test('claude.log on a full disk (/dev/full): that experiment fails with one line, its agent ends, the others go on', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n', '2': '# STP 2\n' });
+    const dir = w.expDir('1', 'v1', 'full');
+    fs.ensureDirSync(dir);
+    fs.symlinkSync('/dev/full', path.join(dir, 'claude.log'));
+    const r = await ptg(['run', 'v1', '--run-id', 'full', '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1' } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /bug in ptg|\n\s+at /);
+    const status = fs.readJsonSync(path.join(dir, 'status.json'));
+    assert.equal(status.state, 'failed');
+    assert.match(status.agentError, /^ptg could not run this experiment: no space left on device/);
+    assert.equal(isAlive(status.pid), false);
+    assert.equal(fs.readJsonSync(path.join(w.expDir('2', 'v1', 'full'), 'status.json')).state, 'succeeded');
+  });
+});
