@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { PtgError } from '../errors.js';
-import { isAlive } from './lock.js';
+import { PtgError, UsageError } from '../errors.js';
+import { isAlive, lockSlots } from './lock.js';
 import { listRuns } from './manifest.js';
 import { slotCondition } from './slot.js';
 import { paths, type SlotState } from './workspace.js';
@@ -32,7 +32,7 @@ async function slotStates(ws: string): Promise<SlotState[]> {
 export async function planClean(req: CleanRequest): Promise<CleanPlan> {
   const ws = req.workspace;
   const live = (await listRuns(ws)).filter((r) => r.state === 'running' && isAlive(r.pid));
-  if (live.length) throw new PtgError(`Run ${live[0]!.version} ${live[0]!.runId} is going on (pid ${live[0]!.pid}): clean after it ends.`);
+  if (live.length) throw new UsageError(`Run ${live[0]!.version} ${live[0]!.runId} is going on (pid ${live[0]!.pid}): clean after it ends.`);
   const slots = await slotStates(ws);
   const plan: CleanPlan = { remove: [], dirty: [] };
   const prefix = req.version ? `${req.version}_experiment_` : '';
@@ -57,6 +57,20 @@ export async function planClean(req: CleanRequest): Promise<CleanPlan> {
     plan.remove.push(paths.runs(ws), paths.workspaceFile(ws));
   }
   return plan;
+}
+
+/**
+ * Cleans as asked, holding the locks of the slots it touches (all of them for experiments or
+ * slots): no run starts in a slot being emptied, and a run that holds one refuses the clean.
+ */
+export async function clean(req: CleanRequest): Promise<string[]> {
+  const slots = req.experiments || req.slots ? (await slotStates(req.workspace)).map((s) => s.slot) : [];
+  const release = await lockSlots(req.workspace, slots, { command: 'clean' });
+  try {
+    return await applyClean(await planClean(req), Boolean(req.force));
+  } finally {
+    await release();
+  }
 }
 
 /** Removes what the plan names; uncommitted work only with force, and then nothing is asked. */
