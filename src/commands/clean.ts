@@ -19,7 +19,7 @@ export async function cleanCommand(flags: CleanFlags): Promise<number> {
   if (!what.experiments && !what.results && !what.slots) {
     throw new UsageError('Say what to clean: --experiments, --results, --slots or --all.');
   }
-  const req = { workspace: ctx.workspace, ...what, version: flags.version, force: Boolean(flags.force) };
+  const req = { workspace: ctx.workspace, ...what, version: flags.version, versions: ctx.root.versions.map((v) => v.name), force: Boolean(flags.force) };
   if (flags.dryRun) {
     const plan = await planClean(req);
     if (flags.json) printJson(plan);
