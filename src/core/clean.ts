@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { PtgError } from '../errors.js';
-import { isAlive } from './lock.js';
+import { PtgError, UsageError } from '../errors.js';
+import { isAlive, lockSlots } from './lock.js';
 import { listRuns } from './manifest.js';
 import { slotCondition } from './slot.js';
 import { paths, type SlotState } from './workspace.js';
@@ -13,6 +13,8 @@ export interface CleanRequest {
   slots?: boolean;
   /** Only this version's experiment folders, results and runs. */
   version?: string;
+  /** The versions the root knows: with the workspace's runs, they tell results of v2 from those of v2_1. */
+  versions?: string[];
   force?: boolean;
 }
 
@@ -28,11 +30,24 @@ async function slotStates(ws: string): Promise<SlotState[]> {
   return Promise.all(names.map((n) => fs.readJson(path.join(dir, n)) as Promise<SlotState>));
 }
 
+/**
+ * Whether results folder `name` holds a run of `version`: its summary.json says which; a folder
+ * without one goes by its name, `results_<version>_<run-id>`, unless a longer known version fits
+ * too (`results_v2_1_x` is v2_1's when there is a v2_1, else a v2 run with id 1_x).
+ */
+async function isResultsOf(ws: string, name: string, version: string, known: string[]): Promise<boolean> {
+  const summary = (await fs.readJson(path.join(ws, name, 'summary.json')).catch(() => undefined)) as { version?: unknown } | undefined;
+  if (typeof summary?.version === 'string') return summary.version === version;
+  const fits = (v: string) => name.startsWith(`results_${v}_`);
+  return fits(version) && !known.some((other) => other.length > version.length && fits(other));
+}
+
 /** What `ptg clean` would remove; refuses while a run is going on. */
 export async function planClean(req: CleanRequest): Promise<CleanPlan> {
   const ws = req.workspace;
-  const live = (await listRuns(ws)).filter((r) => r.state === 'running' && isAlive(r.pid));
-  if (live.length) throw new PtgError(`Run ${live[0]!.version} ${live[0]!.runId} is going on (pid ${live[0]!.pid}): clean after it ends.`);
+  const runs = await listRuns(ws);
+  const live = runs.filter((r) => r.state === 'running' && isAlive(r.pid));
+  if (live.length) throw new UsageError(`Run ${live[0]!.version} ${live[0]!.runId} is going on (pid ${live[0]!.pid}): clean after it ends.`);
   const slots = await slotStates(ws);
   const plan: CleanPlan = { remove: [], dirty: [] };
   const prefix = req.version ? `${req.version}_experiment_` : '';
@@ -45,8 +60,10 @@ export async function planClean(req: CleanRequest): Promise<CleanPlan> {
     plan.remove.push(...(req.version ? [path.join(paths.runs(ws), req.version)] : [paths.runs(ws)]));
   }
   if (req.results) {
+    const known = [...new Set([...(req.versions ?? []), ...runs.map((r) => r.version)])];
     for (const name of (await fs.readdir(ws).catch(() => [])) as string[]) {
-      if ((name.startsWith(`results_${req.version ?? ''}`) || (!req.version && name.startsWith('comparison_')))) plan.remove.push(path.join(ws, name));
+      const ours = req.version ? name.startsWith('results_') && (await isResultsOf(ws, name, req.version, known)) : /^(results|comparison)_/.test(name);
+      if (ours) plan.remove.push(path.join(ws, name));
     }
   }
   if (req.slots) {
@@ -57,6 +74,20 @@ export async function planClean(req: CleanRequest): Promise<CleanPlan> {
     plan.remove.push(paths.runs(ws), paths.workspaceFile(ws));
   }
   return plan;
+}
+
+/**
+ * Cleans as asked, holding the locks of the slots it touches (all of them for experiments or
+ * slots): no run starts in a slot being emptied, and a run that holds one refuses the clean.
+ */
+export async function clean(req: CleanRequest): Promise<string[]> {
+  const slots = req.experiments || req.slots ? (await slotStates(req.workspace)).map((s) => s.slot) : [];
+  const release = await lockSlots(req.workspace, slots, { command: 'clean' });
+  try {
+    return await applyClean(await planClean(req), Boolean(req.force));
+  } finally {
+    await release();
+  }
 }
 
 /** Removes what the plan names; uncommitted work only with force, and then nothing is asked. */

@@ -1,17 +1,33 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
 import { readManifest } from './manifest.js';
 import { paths } from './workspace.js';
 
-interface LockInfo {
+/** What a lock file says: who holds the slot. */
+export interface LockInfo {
   pid: number;
-  version: string;
-  runId: string;
+  /** The ptg command holding it: `run`, `setup` or `clean` (absent in an older ptg's lock: a run). */
+  command?: string;
+  /** A run's version and run id. */
+  version?: string;
+  runId?: string;
+  /** This taking and no other, so a release never removes a lock someone else took since. */
+  nonce?: string;
+}
+
+/** A `.break` link older than this was left by a breaker that died: a live one is done in milliseconds. */
+const ABANDONED_BREAK_MS = 5_000;
+
+function holderName(holder: LockInfo): string {
+  return (holder.command ?? 'run') === 'run' && holder.version ? `run ${holder.version} ${holder.runId}` : `ptg ${holder.command}`;
 }
 
 async function orphanAgent(ws: string, holder: LockInfo, slot: string): Promise<number | undefined> {
+  if (!holder.version || !holder.runId) return undefined;
   const manifest = await readManifest(ws, holder.version, holder.runId).catch(() => undefined);
   return manifest?.experiments.find((e) => e.slot === slot && e.state === 'running' && isAlive(e.pid))?.pid;
 }
@@ -31,41 +47,130 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
+const code = (error: unknown) => (error as NodeJS.ErrnoException).code;
+
+async function unlinkIfThere(file: string): Promise<void> {
+  await fs.unlink(file).catch((error) => {
+    if (code(error) !== 'ENOENT') throw error;
+  });
+}
+
+/** The holder a lock file names; undefined when the file is gone; 'unreadable' when it names none. */
+async function readHolder(file: string): Promise<LockInfo | 'unreadable' | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if (code(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const holder = JSON.parse(text) as LockInfo;
+    if (Number.isInteger(holder?.pid) && holder.pid > 0) return holder;
+  } catch {
+    // Not JSON: no ptg wrote it whole, as ptg's locks appear whole or not at all.
+  }
+  return 'unreadable';
+}
+
+/** Why the slot stays with its holder, as the refusal to throw; undefined when the holder is gone. */
+async function refusal(ws: string, slot: string, holder: LockInfo | 'unreadable', taker: string): Promise<UsageError | undefined> {
+  if (holder === 'unreadable') return undefined;
+  if (isAlive(holder.pid)) {
+    const advice = taker === 'clean' ? 'wait for it to end, then clean again.' : 'wait for it to end, or choose other STPs with --stp.';
+    return new UsageError(`Slot ${slot} is in use by ${holderName(holder)} (pid ${holder.pid}): ${advice}`);
+  }
+  // ptg died without ending its agents (kill -9): one may still be writing in the slot.
+  const orphan = await orphanAgent(ws, holder, slot);
+  if (orphan) {
+    return new UsageError(
+      `An agent of run ${holder.version} ${holder.runId} (pid ${orphan}) still runs in slot ${slot} without ptg: end it with \`kill -- -${orphan}\`, then run again.`,
+    );
+  }
+  return undefined;
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fs.stat(a), fs.stat(b)]).catch(() => []);
+  return Boolean(x && y && x.ino === y.ino && x.dev === y.dev);
+}
+
 /**
- * Takes the slots for this process, so two runs never share a checkout (one would reset the
- * other's files away). A lock whose process is gone is taken over. Returns the release function.
+ * Removes a lock whose holder is gone, one breaker at a time: only the first to hard-link the
+ * lock to `<lock>.break` breaks it, the others wait and try again. The `.break` link is the very
+ * file it removes, so what it reads there is what it breaks, even if the lock changed hands since
+ * the taker read it; and while the link exists no one else breaks. Returns a refusal when the
+ * lock turns out to be held after all.
  */
-export async function lockSlots(ws: string, slots: string[], info: Omit<LockInfo, 'pid'>): Promise<() => Promise<void>> {
+async function breakStale(ws: string, slot: string, file: string, taker: string): Promise<UsageError | undefined> {
+  const guard = `${file}.break`;
+  try {
+    await fs.link(file, guard);
+  } catch (error) {
+    if (code(error) === 'ENOENT') return undefined; // released meanwhile: take it
+    if (code(error) !== 'EEXIST') throw error;
+    // Linking changes a file's ctime, never its mtime: ctime says when the breaker began.
+    const since = await fs.stat(guard).then((s) => Date.now() - s.ctimeMs, () => 0);
+    if (since > ABANDONED_BREAK_MS) await unlinkIfThere(guard);
+    else await sleep(10 + Math.random() * 20);
+    return undefined;
+  }
+  try {
+    const holder = await readHolder(guard);
+    const refused = holder && (await refusal(ws, slot, holder, taker));
+    if (refused) return refused;
+    // Another lock by now only if a cleaner took this .break for abandoned and let a second breaker in.
+    if (await sameFile(file, guard)) await unlinkIfThere(file);
+    return undefined;
+  } finally {
+    await unlinkIfThere(guard);
+  }
+}
+
+/**
+ * Takes the slots for this process, so two runs (or a run and `ptg setup` or `ptg clean`) never
+ * share a checkout: one would reset or remove the other's files. A lock appears whole or not at
+ * all; one whose process is gone is broken by one taker only. Refuses (exit 2) when a slot is
+ * held. Returns the release function.
+ */
+export async function lockSlots(ws: string, slots: string[], info: Pick<LockInfo, 'command' | 'version' | 'runId'>): Promise<() => Promise<void>> {
+  const taken: { file: string; nonce: string }[] = [];
+  const release = async () => {
+    for (const { file, nonce } of taken.splice(0)) {
+      const holder = await readHolder(file).catch(() => undefined);
+      if (holder !== 'unreadable' && holder?.nonce === nonce) await unlinkIfThere(file);
+    }
+  };
+  if (slots.length === 0) return release;
   const dir = paths.locks(ws);
   await fs.ensureDir(dir);
-  const taken: string[] = [];
-  const release = async () => {
-    for (const file of taken.splice(0)) await fs.remove(file);
-  };
+  const taker = info.command ?? 'run';
   try {
-    for (const slot of slots) {
+    // One order for every taker: two that want the same slots meet at the first, not crosswise.
+    for (const slot of [...new Set(slots)].sort()) {
       const file = path.join(dir, `${slot}.lock`);
-      const mine = JSON.stringify({ pid: process.pid, ...info });
-      for (;;) {
-        try {
-          await fs.writeFile(file, mine, { flag: 'wx' });
-          taken.push(file);
-          break;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-          const holder = (await fs.readJson(file).catch(() => undefined)) as LockInfo | undefined;
-          if (holder && isAlive(holder.pid)) {
-            throw new UsageError(`Slot ${slot} is in use by run ${holder.version} ${holder.runId} (pid ${holder.pid}): wait for it to end, or choose other STPs with --stp.`);
+      const nonce = randomBytes(8).toString('hex');
+      const lock: LockInfo = { pid: process.pid, command: taker, version: info.version, runId: info.runId, nonce };
+      // Written whole beside the lock, then linked into place: link fails if the lock exists, so
+      // a taker never sees a half-written lock and exactly one of two takers gets it.
+      const tmp = `${file}.${process.pid}-${nonce}.tmp`;
+      await fs.writeFile(tmp, `${JSON.stringify(lock)}\n`);
+      try {
+        for (;;) {
+          try {
+            await fs.link(tmp, file);
+            taken.push({ file, nonce });
+            break;
+          } catch (error) {
+            if (code(error) !== 'EEXIST') throw error;
           }
-          // ptg died without ending its agents (kill -9): one may still be writing in the slot.
-          const orphan = holder && (await orphanAgent(ws, holder, slot));
-          if (orphan) {
-            throw new UsageError(
-              `An agent of run ${holder!.version} ${holder!.runId} (pid ${orphan}) still runs in slot ${slot} without ptg: end it with \`kill -- -${orphan}\`, then run again.`,
-            );
-          }
-          await fs.remove(file);
+          const holder = await readHolder(file);
+          if (holder === undefined) continue; // released meanwhile
+          const refused = (await refusal(ws, slot, holder, taker)) ?? (await breakStale(ws, slot, file, taker));
+          if (refused) throw refused;
         }
+      } finally {
+        await unlinkIfThere(tmp);
       }
     }
   } catch (error) {

@@ -4,6 +4,7 @@ import fs from 'fs-extra';
 import pLimit from 'p-limit';
 import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, isCheckout, keepRef, resetTo, updateMirror } from '../io/git.js';
 import { applyInstall, planVersionInstall } from './install.js';
+import { lockSlots } from './lock.js';
 import { setupPython } from './python.js';
 import type { Stp, Version } from './root.js';
 import { restoreParked } from './park.js';
@@ -58,8 +59,21 @@ export function resolveRepo(repo: string, base: string): string {
   return isUrl ? repo : path.resolve(base, repo);
 }
 
-/** Makes or updates one slot per STP from a single fetch, installs versions, sets up Python. */
+/**
+ * Makes or updates one slot per STP from a single fetch, installs versions, sets up Python.
+ * Holds the slots' locks throughout; refuses (exit 2), with nothing changed, while a run holds one.
+ */
 export async function setup(opts: SetupOptions, events: SetupEvents = {}): Promise<SetupResult> {
+  // Before anything changes: a run's agent may be writing in any of these slots.
+  const release = await lockSlots(opts.workspace, opts.stps.map((stp) => slotName(stp, repoName(opts.repo))), { command: 'setup' });
+  try {
+    return await setupLocked(opts, events);
+  } finally {
+    await release();
+  }
+}
+
+async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<SetupResult> {
   const ws = opts.workspace;
   const repo = opts.repo;
   events.onMirror?.('start');
