@@ -1,5 +1,5 @@
 import { parseDuration } from '../core/duration.js';
-import { statusLine } from '../core/experiment.js';
+import { statusLine } from '../core/experiment-folder.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
 import { EXIT, UsageError } from '../errors.js';

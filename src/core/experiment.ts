@@ -6,7 +6,7 @@ import { diffWorktree, isCheckout } from '../io/git.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
 import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
-import { formatDuration } from './duration.js';
+import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus } from './manifest.js';
 import { statusFile } from './manifest.js';
 import { resetSlot } from './slot.js';
@@ -37,40 +37,7 @@ export interface ExperimentContext {
   onProgress?(figures: AgentFigures): void;
 }
 
-const FILES = {
-  prompt: 'prompt.md',
-  jsonl: 'claude.jsonl',
-  log: 'claude.log',
-  stderr: 'stderr.log',
-  statusText: 'status.txt',
-  patch: 'changes.patch',
-  changed: 'changed-files.txt',
-  pyright: 'pyright.json',
-  files: 'files',
-};
-export { FILES as EXPERIMENT_FILES };
-
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
-
-/** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
-export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'agentError'>): string {
-  const who = `[STP ${status.stp}${status.repeat ? ` r${status.repeat}` : ''}]`;
-  switch (status.state) {
-    case 'succeeded':
-      return `${who} ✓ Completed successfully`;
-    case 'failed':
-      if (status.exitCode === undefined && status.signal) return `${who} ✗ Killed by ${status.signal}`;
-      return `${who} ✗ Failed with exit code ${status.exitCode ?? '?'}`;
-    case 'agent_error':
-      return `${who} ✗ Agent error: ${(status.agentError ?? '').split('\n')[0]}`;
-    case 'timed_out':
-      return `${who} ✗ Timed out after ${formatDuration(status.timeoutMs)}`;
-    case 'interrupted':
-      return `${who} ✗ Interrupted`;
-    default:
-      return `${who} … ${status.state}`;
-  }
-}
 
 /**
  * One experiment: reset the slot (saving unsaved work), run the agent with its output going to
