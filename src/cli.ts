@@ -1,18 +1,9 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
+import type { CollectFlags } from './commands/collect.js';
+import type { RunFlags } from './commands/run.js';
 import { EXIT, PtgError } from './errors.js';
 import { killAllAgents } from './io/live-agents.js';
-import { c } from './render/style.js';
-import { cleanCommand } from './commands/clean.js';
-import { collectCommand } from './commands/collect.js';
-import { compareCommand } from './commands/compare.js';
-import { demoCommand } from './commands/demo.js';
-import { doctorCommand } from './commands/doctor.js';
-import { packCommand } from './commands/pack.js';
-import { type RunFlags, runCommand } from './commands/run.js';
-import { runsCommand } from './commands/runs.js';
-import { setupCommand } from './commands/setup.js';
-import { statusCommand } from './commands/status.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
@@ -57,7 +48,7 @@ function program(): Command {
       .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
       .option('--shard-from-env <var>', 'take the 0-based shard index from this variable (with --shard N)')
       .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
-    setupCommand,
+    lazy(() => import('./commands/setup.js'), (m) => m.setupCommand),
   );
 
   withGlobals(
@@ -85,10 +76,13 @@ function program(): Command {
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),
       ),
-    (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => {
-      graceful = true;
-      return runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
-    },
+    lazy(
+      () => import('./commands/run.js'),
+      (m) => (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => {
+        graceful = true;
+        return m.runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
+      },
+    ),
   );
   withGlobals(
     cli
@@ -104,7 +98,10 @@ function program(): Command {
         'after',
         examples(['ptg collect v2.1', 'ptg collect v2.1 20260209_143022', 'ptg collect v2.1 --strict --out reports/', 'ptg collect v2.1 ci-4711 --from packs/*.tar.gz']),
       ),
-    (opts: Parameters<typeof collectCommand>[0] & { list?: boolean }) => (opts.list ? runsCommand({ ...opts, args: opts.args.slice(0, 1) }) : collectCommand(opts)),
+    async (opts: CollectFlags & { list?: boolean }) =>
+      opts.list
+        ? (await import('./commands/runs.js')).runsCommand({ ...opts, args: opts.args.slice(0, 1) })
+        : (await import('./commands/collect.js')).collectCommand(opts),
   );
 
   withGlobals(
@@ -115,7 +112,7 @@ function program(): Command {
       .argument('[run-id]', 'the run (default: the latest run of that version)')
       .option('--out <dir>', 'where the archive goes (default: the workspace)')
       .addHelpText('after', examples(['ptg pack v2.1 ci-4711 --out artifacts/', 'ptg collect v2.1 ci-4711 --from artifacts/*.tar.gz'])),
-    packCommand,
+    lazy(() => import('./commands/pack.js'), (m) => m.packCommand),
   );
 
   withGlobals(
@@ -124,7 +121,7 @@ function program(): Command {
       .description('List the runs in the workspace: version, run id, date, STPs, results, cost')
       .argument('[version]', 'only this version')
       .addHelpText('after', examples(['ptg runs', 'ptg runs v2.1', 'ptg runs --json'])),
-    runsCommand,
+    lazy(() => import('./commands/runs.js'), (m) => m.runsCommand),
   );
 
   withGlobals(
@@ -134,7 +131,7 @@ function program(): Command {
       .argument('<version[@run-id]...>', 'versions, each with its latest run or the run after @')
       .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
       .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500'])),
-    compareCommand,
+    lazy(() => import('./commands/compare.js'), (m) => m.compareCommand),
   );
   withGlobals(
     cli
@@ -142,7 +139,7 @@ function program(): Command {
       .description('What is running now (from another terminal): runs, agents, elapsed time, output so far')
       .option('--all', 'finished runs too')
       .addHelpText('after', examples(['ptg status', 'ptg status --json'])),
-    statusCommand,
+    lazy(() => import('./commands/status.js'), (m) => m.statusCommand),
   );
 
   withGlobals(
@@ -151,7 +148,7 @@ function program(): Command {
       .description('Check git, the agent and its login, uv/python, pyright, free disk, root, the workspace')
       .option('--agent <cmd>', 'the agent to check instead of claude')
       .addHelpText('after', examples(['ptg doctor', 'PTG_AGENT=./my-agent ptg doctor'])),
-    doctorCommand,
+    lazy(() => import('./commands/doctor.js'), (m) => m.doctorCommand),
   );
 
   withGlobals(
@@ -166,7 +163,7 @@ function program(): Command {
       .option('--dry-run', 'list what would be removed')
       .option('--force', 'remove slots even when they hold uncommitted work')
       .addHelpText('after', examples(['ptg clean --results', 'ptg clean --experiments --version v1 --dry-run', 'ptg clean --all --force'])),
-    cleanCommand,
+    lazy(() => import('./commands/clean.js'), (m) => m.cleanCommand),
   );
   withGlobals(
     cli
@@ -174,17 +171,28 @@ function program(): Command {
       .description('Run the whole pipeline offline on the bundled example, with the real Claude Code and a scripted model (no real model is called)')
       .argument('[dir]', 'folder for the demo: a copy of the example, its upstream repository, the workspace and reports (default: ./ptg-demo)')
       .addHelpText('after', examples(['ptg demo', 'ptg demo /tmp/ptg-demo', 'npm run demo            # from a clone of ptg, after npm install'])),
-    (opts: Parameters<typeof demoCommand>[0]) => {
-      // Ctrl-C reaches the ptg commands the demo runs too: they wind down; the demo then reports and cleans up.
-      graceful = true;
-      return demoCommand(opts);
-    },
+    lazy(
+      () => import('./commands/demo.js'),
+      (m) => (opts: Parameters<typeof m.demoCommand>[0]) => {
+        // Ctrl-C reaches the ptg commands the demo runs too: they wind down; the demo then reports and cleans up.
+        graceful = true;
+        return m.demoCommand(opts);
+      },
+    ),
   );
   return cli;
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/**
+ * A command's function, imported only when the command runs: `ptg --help` and `--version` load
+ * commander alone, and `ptg runs` loads no execa or simple-git.
+ */
+function lazy<M, T>(load: () => Promise<M>, pick: (module: M) => (opts: T) => Promise<number>): (opts: T) => Promise<number> {
+  return async (opts) => pick(await load())(opts);
 }
 
 /** The entry point: runs a command and exits with its code. The only place ptg exits. */
@@ -206,16 +214,18 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
-    process.exitCode = report(error);
+    process.exitCode = await report(error);
   }
   process.exit(process.exitCode ?? 0);
 }
 
-function report(error: unknown): number {
+async function report(error: unknown): Promise<number> {
   if (error instanceof CommanderError) {
     // commander has printed its message (or the help) already.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
+  // Loaded only now: --version and --help need no colours. Plain text if even that fails (EMFILE).
+  const { c } = await import('./render/style.js').catch(() => ({ c: { red: (text: string) => text } }));
   if (error instanceof PtgError) {
     process.stderr.write(`${c.red('ptg:')} ${error.message}\n`);
     return error.exitCode;
@@ -224,4 +234,3 @@ function report(error: unknown): number {
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   return EXIT.failed;
 }
-
