@@ -2,15 +2,15 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import type { CollectFlags } from './commands/collect.js';
 import type { RunFlags } from './commands/run.js';
-import { EXIT, PtgError } from './errors.js';
+import { EXIT, exitForSignal, PtgError } from './errors.js';
 import { killAllAgents } from './io/live-agents.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
 
 /**
- * Ctrl-C or SIGTERM during `ptg run`: the run winds down through this signal (agents ended,
- * statuses written). A second one, or one during any other command, ends ptg at once.
+ * Ctrl-C, SIGTERM or SIGHUP during `ptg run`: the run winds down through this signal (agents
+ * ended, statuses written). A second one, or one during any other command, ends ptg at once.
  */
 const interrupt = new AbortController();
 let graceful = false;
@@ -205,11 +205,11 @@ export async function main(argv: string[]): Promise<void> {
       interrupt.abort(signal);
     } else {
       killAllAgents('SIGKILL');
-      process.exit(EXIT.interrupted);
+      process.exit(exitForSignal(signal));
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP too: a closed terminal or a dropped ssh session must wind the run down, not orphan its agents.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
   try {
     await program().parseAsync(argv);
