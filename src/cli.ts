@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import type { CollectFlags } from './commands/collect.js';
 import type { RunFlags } from './commands/run.js';
-import { EXIT, exitForSignal, PtgError } from './errors.js';
+import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
 import { killAllAgents } from './io/live-agents.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -197,6 +197,9 @@ function lazy<M, T>(load: () => Promise<M>, pick: (module: M) => (opts: T) => Pr
 
 /** The entry point: runs a command and exits with its code. The only place ptg exits. */
 export async function main(argv: string[]): Promise<void> {
+  process.on('uncaughtException', (error) => void fail(error));
+  process.on('unhandledRejection', (error) => void fail(error));
+
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -219,6 +222,16 @@ export async function main(argv: string[]): Promise<void> {
   process.exit(process.exitCode ?? 0);
 }
 
+let failing = false;
+
+/** A failure outside every command's reach (a rejection no one awaited): one clear line, and no agent left running. */
+async function fail(error: unknown): Promise<void> {
+  killAllAgents('SIGKILL');
+  if (failing) process.exit(EXIT.failed);
+  failing = true;
+  process.exit(await report(error).catch(() => EXIT.failed));
+}
+
 async function report(error: unknown): Promise<number> {
   if (error instanceof CommanderError) {
     // commander has printed its message (or the help) already.
@@ -226,9 +239,10 @@ async function report(error: unknown): Promise<number> {
   }
   // Loaded only now: --version and --help need no colours. Plain text if even that fails (EMFILE).
   const { c } = await import('./render/style.js').catch(() => ({ c: { red: (text: string) => text } }));
-  if (error instanceof PtgError) {
-    process.stderr.write(`${c.red('ptg:')} ${error.message}\n`);
-    return error.exitCode;
+  const known = error instanceof PtgError ? error : environmentError(error);
+  if (known) {
+    process.stderr.write(`${c.red('ptg:')} ${known.message}\n`);
+    return known.exitCode;
   }
   process.stderr.write(`${c.red('ptg: unexpected error')} — this is a bug in ptg; please report it with the lines below.\n`);
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);

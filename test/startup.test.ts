@@ -1,14 +1,19 @@
-// Start and end of the ptg process: what a command loads, and exit codes after signals.
+// Start and end of the ptg process: what a command loads, exit codes after signals, and one
+// clear line when the machine (not ptg) is at fault.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import fs from 'fs-extra';
-import { EXIT, exitForSignal } from '../src/errors.js';
-import { FAKE_AGENT, isAlive, makeRoot, PROJECT, PTG_BIN, type PtgResult, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
+import { simpleGit } from 'simple-git';
+import type { RunManifest } from '../src/core/manifest.js';
+import { environmentError, EXIT, exitForSignal, PtgError } from '../src/errors.js';
+import { FAKE_AGENT, isAlive, makeRoot, PROJECT, ptg, PTG_BIN, type PtgResult, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const LOAD_LOG = path.join(PROJECT, 'test', 'support', 'load-log.mjs');
+const REJECT_ON_USR2 = path.join(PROJECT, 'test', 'support', 'reject-on-usr2.mjs');
 
 /** `node <nodeArgs> bin/ptg.js <args>`, as fixtures' `ptg` runs it, with Node flags in front. */
 function ptgWith(nodeArgs: string[], args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcessWithoutNullStreams) => void } = {}): Promise<PtgResult> {
@@ -38,6 +43,34 @@ async function loaded(args: string[], cwd: string): Promise<{ packages: Set<stri
   const dist = pathToFileURL(path.join(PROJECT, 'dist')).href;
   const own = urls.filter((u) => u.startsWith(`${dist}/`)).map((u) => `dist${u.slice(dist.length)}`);
   return { packages, own, result };
+}
+
+/** A run manifest as `ptg run` writes it, with `padding` agent arguments to make it large. */
+function fakeManifest(ws: string, runId: string, padding: number): RunManifest {
+  return {
+    format: 1,
+    version: 'v1',
+    kind: 'monolithic',
+    runId,
+    ptgVersion: '0.1.0',
+    host: 'test',
+    pid: 999_999_999,
+    state: 'finished',
+    startedAt: `2026-02-09T14:${runId.slice(-2)}:00.000Z`,
+    finishedAt: `2026-02-09T15:${runId.slice(-2)}:00.000Z`,
+    repo: 'file:///upstream.git',
+    agent: { command: 'claude', args: Array.from({ length: padding }, (_, i) => `--padding-argument-number-${i}`), version: '2.1.197' },
+    versionHash: 'a'.repeat(64),
+    concurrency: 1,
+    repeat: 1,
+    experiments: [
+      { stp: '1', slot: '1-upstream', dir: path.join(ws, '1-upstream', `v1_experiment_${runId}`), baseCommit: 'b'.repeat(40), promptSha256: 'c'.repeat(64), state: 'succeeded', attempts: 1, costUsd: 0.5 },
+    ],
+  };
+}
+
+function writeManifest(ws: string, manifest: RunManifest): void {
+  fs.outputJsonSync(path.join(ws, '.ptg', 'runs', manifest.version, manifest.runId, 'manifest.json'), manifest, { spaces: 2 });
 }
 
 describe('start-up: a command loads what it uses', () => {
@@ -107,5 +140,96 @@ describe('signals', () => {
     const twiceResult = await twice.done;
     assert.equal(twiceResult.code, 129, twiceResult.stdout + twiceResult.stderr);
     await waitFor('the agent that ignores SIGTERM to be gone', () => !isAlive(twice.agent), 3000);
+  });
+});
+
+describe('the machine at fault: one line, exit 1', () => {
+  const errno = (code: string, syscall: string, file?: string) =>
+    Object.assign(new Error(`${code}: ${syscall}${file ? ` '${file}'` : ''}`), { errno: -1, code, syscall, ...(file ? { path: file } : {}) });
+
+  test("Node's errno errors name the cause and the path", () => {
+    const cases: [Error, RegExp][] = [
+      [errno('ENOSPC', 'write'), /^No space left on device: free some space, then run again\.$/],
+      [errno('ENOSPC', 'open', '/ws/a.json'), /^No space left on device for \/ws\/a\.json: free some space/],
+      [errno('EDQUOT', 'write', '/ws/a.json'), /^Disk quota exceeded for \/ws\/a\.json/],
+      [errno('EACCES', 'open', '/ws/a.json'), /^Permission denied for \/ws\/a\.json: give your user access/],
+      [errno('EPERM', 'rename', '/ws/a.json'), /^Permission denied for \/ws\/a\.json/],
+      [errno('EACCES', 'spawn ./agent', './agent'), /^Permission denied running \.\/agent: make it executable/],
+      [errno('EROFS', 'mkdir', '/ro/parallel'), /^Read-only file system for \/ro\/parallel: choose a writable folder/],
+      [errno('EMFILE', 'open', '/ws/b.log'), /^Too many open files for \/ws\/b\.log: raise the limit/],
+      [errno('ENOENT', 'spawn claude', 'claude'), /^claude not found on PATH: install it, or add its folder to PATH\.$/],
+      [errno('ENOENT', 'spawn /opt/agent', '/opt/agent'), /^\/opt\/agent not found: check the path\.$/],
+    ];
+    for (const [error, message] of cases) {
+      const mapped = environmentError(error);
+      assert.ok(mapped instanceof PtgError, error.message);
+      assert.match(mapped.message, message);
+      assert.equal(mapped.exitCode, 1);
+    }
+  });
+
+  test('what is not the machine stays a bug: no mapping', () => {
+    for (const error of [new TypeError("Cannot read properties of undefined (reading 'x')"), errno('ENOENT', 'open', '/ws/missing.json'), new PtgError('known'), 'a string', undefined]) {
+      assert.equal(environmentError(error), undefined, String(error));
+    }
+  });
+
+  test('a tool missing from PATH, as execa and child_process report it', async () => {
+    const empty = tmpDir();
+    const fromExeca = await execa('tar', ['--version'], { env: { PATH: empty }, extendEnv: false }).catch((e: unknown) => e);
+    assert.equal(environmentError(fromExeca)?.message, 'tar not found on PATH: install it, or add its folder to PATH.');
+    const fromSpawn = await new Promise((resolve) => spawn('ptg-no-such-tool', [], { env: { PATH: empty } }).on('error', resolve));
+    assert.equal(environmentError(fromSpawn)?.message, 'ptg-no-such-tool not found on PATH: install it, or add its folder to PATH.');
+  });
+
+  test("git's refusals: the fatal line; for dubious ownership, the command that allows the repository", async (t) => {
+    const notRepo = tmpDir();
+    const viaExeca = await execa('git', ['status'], { cwd: notRepo }).catch((e: unknown) => e);
+    assert.match(environmentError(viaExeca)?.message ?? '', /^git: fatal: not a git repository/);
+    const viaSimpleGit = await simpleGit(notRepo).status().catch((e: unknown) => e);
+    assert.match(environmentError(viaSimpleGit)?.message ?? '', /^git: fatal: not a git repository/);
+
+    if (process.getuid?.() !== 0) return t.skip('needs root to give a repository to another user');
+    const foreign = tmpDir();
+    await execa('git', ['init', '-q'], { cwd: foreign });
+    await execa('chown', ['-R', '65534:65534', foreign]);
+    const refused = await execa('git', ['status'], { cwd: foreign }).catch((e: unknown) => e);
+    if (!(refused instanceof Error)) return t.skip("this machine's git config trusts every repository (safe.directory=*)");
+    const expected = `git refuses the repository at ${foreign}: it belongs to another user. If you trust it, run \`git config --global --add safe.directory ${foreign}\`.`;
+    assert.equal(environmentError(refused)?.message, expected);
+    assert.equal(environmentError(await simpleGit(foreign).status().catch((e: unknown) => e))?.message, expected);
+  });
+
+  test('ptg pack without tar on PATH: one line, exit 1, no stack', async () => {
+    const root = makeRoot(tmpDir());
+    const ws = path.join(root, 'parallel');
+    writeManifest(ws, fakeManifest(ws, '20260209_143000', 0));
+    const bin = tmpDir();
+    for (const tool of ['git', 'node']) {
+      const found = (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
+      fs.symlinkSync(found, path.join(bin, tool));
+    }
+    const r = await ptg(['pack', 'v1'], { cwd: root, env: { PATH: bin } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, 'ptg: tar not found on PATH: install it, or add its folder to PATH.\n');
+  });
+
+  test('a rejection no one awaits during a run (fault injected by a preload): one line, exit 1, no agent left', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: grandchild\nfake: hang\n' });
+    let ptgPid = 0;
+    const running = ptgWith(['--import', REJECT_ON_USR2], ['run', 'v1', '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1' }, onSpawn: (c) => (ptgPid = c.pid!) });
+    const dir = await waitFor('the agent to start', () => {
+      const name = fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_'));
+      const file = name && path.join(w.slot('1'), name, 'claude.jsonl');
+      const started = file && fs.existsSync(file) && /grandchild pid \d+/.test(fs.readFileSync(file, 'utf8')) && fs.existsSync(path.join(w.slot('1'), name, 'status.json'));
+      return started ? path.join(w.slot('1'), name) : undefined;
+    });
+    const agent = fs.readJsonSync(path.join(dir, 'status.json')).pid as number;
+    const grandchild = Number(/grandchild pid (\d+)/.exec(fs.readFileSync(path.join(dir, 'claude.jsonl'), 'utf8'))![1]);
+    process.kill(ptgPid, 'SIGUSR2');
+    const r = await running;
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, "ptg: No space left on device for /ws/.ptg/runs/v1/x/manifest.json: free some space, then run again.\n");
+    await waitFor('the agent and its grandchild to be gone', () => !isAlive(agent) && !isAlive(grandchild), 3000);
   });
 });
