@@ -197,6 +197,13 @@ function lazy<M, T>(load: () => Promise<M>, pick: (module: M) => (opts: T) => Pr
 
 /** The entry point: runs a command and exits with its code. The only place ptg exits. */
 export async function main(argv: string[]): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // A closed terminal (after SIGHUP: EIO) or a reader that left (`ptg runs | head -1`: EPIPE)
+      // is no reason to stop: the run winds down or finishes unseen.
+      if (error.code !== 'EPIPE' && error.code !== 'EIO') void fail(error);
+    });
+  }
   process.on('uncaughtException', (error) => void fail(error));
   process.on('unhandledRejection', (error) => void fail(error));
 
@@ -219,17 +226,33 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     process.exitCode = await report(error);
   }
-  process.exit(process.exitCode ?? 0);
+  await exit(Number(process.exitCode ?? EXIT.ok));
 }
 
 let failing = false;
 
-/** A failure outside every command's reach (a rejection no one awaited): one clear line, and no agent left running. */
+/** A failure outside every command's reach (a rejection no one awaited, a broken stream): one clear line, and no agent left running. */
 async function fail(error: unknown): Promise<void> {
   killAllAgents('SIGKILL');
   if (failing) process.exit(EXIT.failed);
   failing = true;
-  process.exit(await report(error).catch(() => EXIT.failed));
+  await exit(await report(error).catch(() => EXIT.failed));
+}
+
+/**
+ * Exits once stdout and stderr have taken everything written to them: `process.exit()` right
+ * after a write cuts a pipe to a slow reader at 64 KiB. Exiting at all, rather than returning,
+ * keeps a stray timer or socket from holding ptg alive.
+ */
+async function exit(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  // An empty write's callback runs after every write queued before it is out (or has failed).
+  return new Promise((resolve) => (stream.writable ? stream.write('', () => resolve()) : resolve()));
 }
 
 async function report(error: unknown): Promise<number> {

@@ -1,5 +1,5 @@
-// Start and end of the ptg process: what a command loads, exit codes after signals, and one
-// clear line when the machine (not ptg) is at fault.
+// Start and end of the ptg process: what a command loads, that its output reaches a slow reader
+// whole, exit codes after signals, and one clear line when the machine (not ptg) is at fault.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -30,6 +30,18 @@ function ptgWith(nodeArgs: string[], args: string[], opts: { cwd?: string; env?:
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     opts.onSpawn?.(child);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function sh(script: string, env: NodeJS.ProcessEnv = {}): Promise<PtgResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], { env: { ...process.env, NO_COLOR: '1', CI: 'true', PTG: PTG_BIN, NODE: process.execPath, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
@@ -93,6 +105,33 @@ describe('start-up: a command loads what it uses', () => {
       assert.ok(own.some((m) => m.startsWith(`dist/commands/${args[0] === 'collect' ? 'runs' : args[0]}.js`)), `ptg ${args.join(' ')} ran its command`);
       for (const heavy of ['execa', 'simple-git']) assert.ok(!packages.has(heavy), `ptg ${args.join(' ')} loads ${heavy}`);
     }
+  });
+});
+
+describe('output reaches its reader whole', () => {
+  const bigWorkspace = () => {
+    const root = makeRoot(tmpDir());
+    const ws = path.join(root, 'parallel');
+    for (let i = 0; i < 40; i++) writeManifest(ws, fakeManifest(ws, `20260209_1430${String(i).padStart(2, '0')}`, 1000));
+    return root;
+  };
+
+  test('ptg runs --json of more than 1 MiB through a pipe to a slow reader', async () => {
+    const root = bigWorkspace();
+    // The sleep is the slow reader itself: ptg is done writing long before cat starts reading.
+    const r = await sh('"$NODE" "$PTG" runs --json --root "$ROOT" | (sleep 1; cat)', { ROOT: root });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.length > 1 << 20, `only ${r.stdout.length} bytes arrived`);
+    const runs = JSON.parse(r.stdout) as { runId: string; agent: { args: string[] } }[];
+    assert.equal(runs.length, 40);
+    assert.equal(runs.at(-1)!.agent.args.length, 1000);
+  });
+
+  test('a reader that leaves early (`| head`) ends nothing with an error', async () => {
+    const root = bigWorkspace();
+    const r = await sh('"$NODE" "$PTG" runs --json --root "$ROOT" | head -c 100 >/dev/null; echo "ptg exited ${PIPESTATUS[0]}"', { ROOT: root });
+    assert.equal(r.stdout.trim(), 'ptg exited 0');
+    assert.doesNotMatch(r.stderr, /EPIPE|Error|unexpected/, r.stderr);
   });
 });
 
