@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import fs from 'fs-extra';
 import { simpleGit } from 'simple-git';
+import { parseDuration } from '../src/core/duration.js';
 import type { RunManifest } from '../src/core/manifest.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from '../src/errors.js';
 import { FAKE_AGENT, isAlive, makeRoot, PROJECT, ptg, PTG_BIN, type PtgResult, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
@@ -270,5 +271,17 @@ describe('the machine at fault: one line, exit 1', () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, "ptg: No space left on device for /ws/.ptg/runs/v1/x/manifest.json: free some space, then run again.\n");
     await waitFor('the agent and its grandchild to be gone', () => !isAlive(agent) && !isAlive(grandchild), 3000);
+  });
+});
+
+describe('durations', () => {
+  test('a timeout over 24 days is refused: Node timers would fire at once', async () => {
+    assert.equal(parseDuration('596h', 'timeout'), 596 * 3_600_000);
+    assert.equal(parseDuration(`${2 ** 31 - 1}ms`, 'timeout'), 2 ** 31 - 1);
+    assert.throws(() => parseDuration('720h', 'timeout'), (e: unknown) => e instanceof PtgError && e.exitCode === EXIT.usage && e.message === 'Timeout 720h is too long: at most 24 days.');
+    assert.throws(() => parseDuration(3_000_000, 'timeout'), /^UsageError: Timeout 3000000s is too long: at most 24 days\.$/);
+    const r = await ptg(['run', 'v1', '--timeout', '720h'], { cwd: makeRoot(tmpDir()) });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'ptg: Timeout 720h is too long: at most 24 days.\n');
   });
 });
