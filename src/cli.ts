@@ -1,25 +1,16 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { EXIT, PtgError } from './errors.js';
+import type { CollectFlags } from './commands/collect.js';
+import type { RunFlags } from './commands/run.js';
+import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
 import { killAllAgents } from './io/live-agents.js';
-import { c } from './render/style.js';
-import { cleanCommand } from './commands/clean.js';
-import { collectCommand } from './commands/collect.js';
-import { compareCommand } from './commands/compare.js';
-import { demoCommand } from './commands/demo.js';
-import { doctorCommand } from './commands/doctor.js';
-import { packCommand } from './commands/pack.js';
-import { type RunFlags, runCommand } from './commands/run.js';
-import { runsCommand } from './commands/runs.js';
-import { setupCommand } from './commands/setup.js';
-import { statusCommand } from './commands/status.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
 
 /**
- * Ctrl-C or SIGTERM during `ptg run`: the run winds down through this signal (agents ended,
- * statuses written). A second one, or one during any other command, ends ptg at once.
+ * Ctrl-C, SIGTERM or SIGHUP during `ptg run`: the run winds down through this signal (agents
+ * ended, statuses written). A second one, or one during any other command, ends ptg at once.
  */
 const interrupt = new AbortController();
 let graceful = false;
@@ -31,7 +22,7 @@ function examples(lines: string[]): string {
 function program(): Command {
   const cli = new Command('ptg')
     .description('Run LLM test-generation experiments (Claude Code on Software Test Plans) in parallel.')
-    .version(PTG_VERSION, '-V, --version')
+    .version(PTG_VERSION, '-V', 'print the version (also --version)')
     .option('--root <dir>', 'experiment root: stps/, version folders, ptg.config.json (default: current folder)')
     .option('--workspace <dir>', 'workspace with the slots (default: <root>/parallel)')
     .option('--json', 'print the result as JSON on stdout (human lines go to stderr)')
@@ -57,7 +48,7 @@ function program(): Command {
       .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
       .option('--shard-from-env <var>', 'take the 0-based shard index from this variable (with --shard N)')
       .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
-    setupCommand,
+    lazy(() => import('./commands/setup.js'), (m) => m.setupCommand),
   );
 
   withGlobals(
@@ -86,10 +77,13 @@ function program(): Command {
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),
       ),
-    (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => {
-      graceful = true;
-      return runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
-    },
+    lazy(
+      () => import('./commands/run.js'),
+      (m) => (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => {
+        graceful = true;
+        return m.runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
+      },
+    ),
   );
   withGlobals(
     cli
@@ -105,7 +99,10 @@ function program(): Command {
         'after',
         examples(['ptg collect v2.1', 'ptg collect v2.1 20260209_143022', 'ptg collect v2.1 --strict --out reports/', 'ptg collect v2.1 ci-4711 --from packs/*.tar.gz']),
       ),
-    (opts: Parameters<typeof collectCommand>[0] & { list?: boolean }) => (opts.list ? runsCommand({ ...opts, args: opts.args.slice(0, 1) }) : collectCommand(opts)),
+    async (opts: CollectFlags & { list?: boolean }) =>
+      opts.list
+        ? (await import('./commands/runs.js')).runsCommand({ ...opts, args: opts.args.slice(0, 1) })
+        : (await import('./commands/collect.js')).collectCommand(opts),
   );
 
   withGlobals(
@@ -116,7 +113,7 @@ function program(): Command {
       .argument('[run-id]', 'the run (default: the latest run of that version)')
       .option('--out <dir>', 'where the archive goes (default: the workspace)')
       .addHelpText('after', examples(['ptg pack v2.1 ci-4711 --out artifacts/', 'ptg collect v2.1 ci-4711 --from artifacts/*.tar.gz'])),
-    packCommand,
+    lazy(() => import('./commands/pack.js'), (m) => m.packCommand),
   );
 
   withGlobals(
@@ -125,7 +122,7 @@ function program(): Command {
       .description('List the runs in the workspace: version, run id, date, STPs, results, cost')
       .argument('[version]', 'only this version')
       .addHelpText('after', examples(['ptg runs', 'ptg runs v2.1', 'ptg runs --json'])),
-    runsCommand,
+    lazy(() => import('./commands/runs.js'), (m) => m.runsCommand),
   );
 
   withGlobals(
@@ -135,7 +132,7 @@ function program(): Command {
       .argument('<version[@run-id]...>', 'versions, each with its latest run or the run after @')
       .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
       .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500'])),
-    compareCommand,
+    lazy(() => import('./commands/compare.js'), (m) => m.compareCommand),
   );
   withGlobals(
     cli
@@ -143,7 +140,7 @@ function program(): Command {
       .description('What is running now (from another terminal): runs, agents, elapsed time, output so far')
       .option('--all', 'finished runs too')
       .addHelpText('after', examples(['ptg status', 'ptg status --json'])),
-    statusCommand,
+    lazy(() => import('./commands/status.js'), (m) => m.statusCommand),
   );
 
   withGlobals(
@@ -152,7 +149,7 @@ function program(): Command {
       .description('Check git, the agent and its login, uv/python, pyright, free disk, root, the workspace')
       .option('--agent <cmd>', 'the agent to check instead of claude')
       .addHelpText('after', examples(['ptg doctor', 'PTG_AGENT=./my-agent ptg doctor'])),
-    doctorCommand,
+    lazy(() => import('./commands/doctor.js'), (m) => m.doctorCommand),
   );
 
   withGlobals(
@@ -167,7 +164,7 @@ function program(): Command {
       .option('--dry-run', 'list what would be removed')
       .option('--force', 'remove slots even when they hold uncommitted work')
       .addHelpText('after', examples(['ptg clean --results', 'ptg clean --experiments --version v1 --dry-run', 'ptg clean --all --force'])),
-    cleanCommand,
+    lazy(() => import('./commands/clean.js'), (m) => m.cleanCommand),
   );
   withGlobals(
     cli
@@ -175,11 +172,14 @@ function program(): Command {
       .description('Run the whole pipeline offline on the bundled example, with the real Claude Code and a scripted model (no real model is called)')
       .argument('[dir]', 'folder for the demo: a copy of the example, its upstream repository, the workspace and reports (default: ./ptg-demo)')
       .addHelpText('after', examples(['ptg demo', 'ptg demo /tmp/ptg-demo', 'npm run demo            # from a clone of ptg, after npm install'])),
-    (opts: Parameters<typeof demoCommand>[0]) => {
-      // Ctrl-C reaches the ptg commands the demo runs too: they wind down; the demo then reports and cleans up.
-      graceful = true;
-      return demoCommand(opts);
-    },
+    lazy(
+      () => import('./commands/demo.js'),
+      (m) => (opts: Parameters<typeof m.demoCommand>[0]) => {
+        // Ctrl-C reaches the ptg commands the demo runs too: they wind down; the demo then reports and cleans up.
+        graceful = true;
+        return m.demoCommand(opts);
+      },
+    ),
   );
   return cli;
 }
@@ -188,8 +188,26 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * A command's function, imported only when the command runs: `ptg --help` and `--version` load
+ * commander alone, and `ptg runs` loads no execa or simple-git.
+ */
+function lazy<M, T>(load: () => Promise<M>, pick: (module: M) => (opts: T) => Promise<number>): (opts: T) => Promise<number> {
+  return async (opts) => pick(await load())(opts);
+}
+
 /** The entry point: runs a command and exits with its code. The only place ptg exits. */
 export async function main(argv: string[]): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // A closed terminal (after SIGHUP: EIO) or a reader that left (`ptg runs | head -1`: EPIPE)
+      // is no reason to stop: the run winds down or finishes unseen.
+      if (error.code !== 'EPIPE' && error.code !== 'EIO') void fail(error);
+    });
+  }
+  process.on('uncaughtException', (error) => void fail(error));
+  process.on('unhandledRejection', (error) => void fail(error));
+
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -198,31 +216,61 @@ export async function main(argv: string[]): Promise<void> {
       interrupt.abort(signal);
     } else {
       killAllAgents('SIGKILL');
-      process.exit(EXIT.interrupted);
+      process.exit(exitForSignal(signal));
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP too: a closed terminal or a dropped ssh session must wind the run down, not orphan its agents.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
+  // Only a leading --version is ptg's own: commander would take `ptg clean --version v2` for it too.
+  const args = argv[2] === '--version' ? [...argv.slice(0, 2), '-V', ...argv.slice(3)] : argv;
   try {
-    await program().parseAsync(argv);
+    await program().parseAsync(args);
   } catch (error) {
-    process.exitCode = report(error);
+    process.exitCode = await report(error);
   }
-  process.exit(process.exitCode ?? 0);
+  await exit(Number(process.exitCode ?? EXIT.ok));
 }
 
-function report(error: unknown): number {
+let failing = false;
+
+/** A failure outside every command's reach (a rejection no one awaited, a broken stream): one clear line, and no agent left running. */
+async function fail(error: unknown): Promise<void> {
+  killAllAgents('SIGKILL');
+  if (failing) process.exit(EXIT.failed);
+  failing = true;
+  await exit(await report(error).catch(() => EXIT.failed));
+}
+
+/**
+ * Exits once stdout and stderr have taken everything written to them: `process.exit()` right
+ * after a write cuts a pipe to a slow reader at 64 KiB. Exiting at all, rather than returning,
+ * keeps a stray timer or socket from holding ptg alive.
+ */
+async function exit(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  // An empty write's callback runs after every write queued before it is out (or has failed).
+  return new Promise((resolve) => (stream.writable ? stream.write('', () => resolve()) : resolve()));
+}
+
+async function report(error: unknown): Promise<number> {
   if (error instanceof CommanderError) {
     // commander has printed its message (or the help) already.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  if (error instanceof PtgError) {
-    process.stderr.write(`${c.red('ptg:')} ${error.message}\n`);
-    return error.exitCode;
+  // Loaded only now: --version and --help need no colours. Plain text if even that fails (EMFILE).
+  const { c } = await import('./render/style.js').catch(() => ({ c: { red: (text: string) => text } }));
+  const known = error instanceof PtgError ? error : environmentError(error);
+  if (known) {
+    process.stderr.write(`${c.red('ptg:')} ${known.message}\n`);
+    return known.exitCode;
   }
   process.stderr.write(`${c.red('ptg: unexpected error')} — this is a bug in ptg; please report it with the lines below.\n`);
   process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   return EXIT.failed;
 }
-

@@ -203,8 +203,6 @@ console.log(JSON.stringify({ type: 'result', subtype: 'success', is_error: false
 });
 
 describe('clean --results --version', () => {
-  // Through clean() rather than the binary: the program's `-V, --version` takes a `--version`
-  // given after `ptg clean` (commander reads program options anywhere), see src/cli.ts.
   test('removes that version\'s results only: by summary.json, else by the longest known version in the name', async () => {
     const root = makeRoot(tmpDir());
     fs.outputFileSync(path.join(root, 'v2_1', 'prompt.md'), 'another version\n');
@@ -239,6 +237,13 @@ describe('clean --results --version', () => {
       'results_v2_renamed_by_hand',
       'results_v2_x_r1',
     ]);
+
+    // The binary: a --version after the command is clean's, not ptg's own.
+    results('results_v2_20260103_120000', 'v2');
+    const cli = await ptg(['clean', '--results', '--version', 'v2'], { cwd: root });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.ok(!fs.existsSync(path.join(ws, 'results_v2_20260103_120000')));
+    assert.ok(fs.existsSync(path.join(ws, 'results_v2.1_20260101_120000')));
 
     await clean({ workspace: ws, results: true, versions });
     assert.deepEqual(fs.readdirSync(ws), ['.ptg'], 'without --version: every results folder and comparison');

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseDuration, formatDuration } from '../src/core/duration.js';
-import { statusLine } from '../src/core/experiment.js';
+import { statusLine } from '../src/core/experiment-folder.js';
 import { buildPrompt } from '../src/core/prompt.js';
 import { resolveRepo } from '../src/core/setup.js';
 import { compareIds } from '../src/core/root.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { EXAMPLES_DIR, runDemo } from '../demo/demo.js';
 import { bannerLines, finalLines, stepLine, stepResultLines } from '../demo/render.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, isSignalExit, UsageError } from '../errors.js';
 import { type GlobalFlags, output, printJson } from './context.js';
 
 /** `ptg demo [dir]`: the whole pipeline on the bundled example with a scripted model, offline. */
@@ -32,5 +32,6 @@ export async function demoCommand(flags: GlobalFlags & { args: string[] }): Prom
     });
   }
   if (!result.failed) return EXIT.ok;
-  return result.failed.exitCode === EXIT.interrupted ? EXIT.interrupted : EXIT.failed;
+  // A step a signal wound down: the demo was interrupted too, and says so with the same code.
+  return isSignalExit(result.failed.exitCode) ? result.failed.exitCode : EXIT.failed;
 }

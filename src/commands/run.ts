@@ -1,8 +1,8 @@
 import { parseDuration } from '../core/duration.js';
-import { statusLine } from '../core/experiment.js';
+import { statusLine } from '../core/experiment-folder.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { finishedLine, interruptLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
@@ -108,6 +108,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   if (flags.json) printJson(result.manifest);
   ctx.print();
   for (const line of summaryLines(result, collect)) ctx.result(line);
-  if (result.interrupted) return EXIT.interrupted;
+  // The abort reason is the signal's name: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
+  if (result.interrupted) return exitForSignal(flags.signal.reason);
   return manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { formatDuration } from '../core/duration.js';
-import { EXPERIMENT_FILES } from '../core/experiment.js';
+import { EXPERIMENT_FILES } from '../core/experiment-folder.js';
 import { isAlive } from '../core/lock.js';
 import { listRuns } from '../core/manifest.js';
 import { EXIT } from '../errors.js';

@@ -52,6 +52,11 @@ export async function planClean(req: CleanRequest): Promise<CleanPlan> {
   const plan: CleanPlan = { remove: [], dirty: [] };
   const prefix = req.version ? `${req.version}_experiment_` : '';
   if (req.experiments && !req.slots) {
+    const records = paths.experiments(ws);
+    for (const name of (await fs.readdir(records).catch(() => [])) as string[]) {
+      if (name.includes('_experiment_') && name.startsWith(prefix)) plan.remove.push(path.join(records, name));
+    }
+    // ptg 0.1 kept experiment folders inside the slots.
     for (const slot of slots) {
       for (const name of (await fs.readdir(slot.dir).catch(() => [])) as string[]) {
         if (name.includes('_experiment_') && name.startsWith(prefix)) plan.remove.push(path.join(slot.dir, name));
@@ -71,7 +76,7 @@ export async function planClean(req: CleanRequest): Promise<CleanPlan> {
       if ((await fs.pathExists(slot.dir)) && (await slotCondition(slot).catch(() => 'dirty' as const)) === 'dirty') plan.dirty.push(slot.dir);
       plan.remove.push(slot.dir, paths.slotFile(ws, slot.slot));
     }
-    plan.remove.push(paths.runs(ws), paths.workspaceFile(ws));
+    plan.remove.push(paths.runs(ws), paths.experiments(ws), path.join(paths.state(ws), 'parked'), paths.workspaceFile(ws));
   }
   return plan;
 }

@@ -6,7 +6,7 @@ import { diffWorktree, isCheckout } from '../io/git.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
 import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
-import { formatDuration } from './duration.js';
+import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus } from './manifest.js';
 import { statusFile } from './manifest.js';
 import { parkOtherVersions, restoreParked } from './park.js';
@@ -42,41 +42,7 @@ export interface ExperimentContext {
   onProgress?(figures: AgentFigures): void;
 }
 
-const FILES = {
-  prompt: 'prompt.md',
-  jsonl: 'claude.jsonl',
-  log: 'claude.log',
-  stderr: 'stderr.log',
-  statusText: 'status.txt',
-  patch: 'changes.patch',
-  changed: 'changed-files.txt',
-  pyright: 'pyright.json',
-  files: 'files',
-};
-export { FILES as EXPERIMENT_FILES };
-
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
-
-/** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
-export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError'>): string {
-  const who = `[STP ${status.stp}${status.repeat ? ` r${status.repeat}` : ''}]`;
-  switch (status.state) {
-    case 'succeeded':
-      return `${who} ✓ Completed successfully`;
-    case 'failed':
-      if (status.exitCode === undefined && status.signal) return `${who} ✗ Killed by ${status.signal}`;
-      return `${who} ✗ Failed with exit code ${status.exitCode ?? '?'}`;
-    case 'agent_error':
-      return `${who} ✗ Agent error: ${(status.agentError ?? '').split('\n')[0]}`;
-    case 'timed_out':
-      if (status.stopReason === 'idle') return `${who} ✗ Timed out: no output for ${formatDuration(status.idleTimeoutMs)}`;
-      return `${who} ✗ Timed out after ${formatDuration(status.timeoutMs)}`;
-    case 'interrupted':
-      return `${who} ✗ Interrupted`;
-    default:
-      return `${who} … ${status.state}`;
-  }
-}
 
 /** An agent that printed its result and has not exited after this long is ended (a known Claude Code hang). */
 export const RESULT_GRACE_MS = 30_000;

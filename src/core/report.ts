@@ -2,7 +2,7 @@ import path from 'node:path';
 import { tailLines } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
-import { EXPERIMENT_FILES, statusLine } from './experiment.js';
+import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
 import { type ExperimentState, experimentRelDir, type ManifestExperiment, type RunManifest, readStatus } from './manifest.js';
 import { isAlive } from './lock.js';
 

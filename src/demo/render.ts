@@ -1,11 +1,10 @@
 // The demo's words: a banner that says what is real and what is scripted, each step as the
 // command a user would type, and where the reports are.
 import path from 'node:path';
-import { EXIT } from '../errors.js';
+import { isSignalExit } from '../errors.js';
 import { c, sym } from '../render/style.js';
 import type { ClaudeBinary, DemoPaths, DemoResult, DemoStep, StepResult } from './demo.js';
 
-const INTERRUPTED: number = EXIT.interrupted;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 export function bannerLines(info: { paths: DemoPaths; claude: ClaudeBinary; serverUrl: string; examples: string }): string[] {
@@ -33,7 +32,7 @@ export function stepLine(step: DemoStep): string {
 export function stepResultLines(result: StepResult): string[] {
   const lines = result.output ? result.output.split('\n').map((l) => `  ${l}`) : [];
   const took = seconds(result.durationMs);
-  if (result.exitCode === INTERRUPTED) lines.push(`${sym.fail} interrupted after ${took}.`);
+  if (isSignalExit(result.exitCode)) lines.push(`${sym.fail} interrupted after ${took}.`);
   else if (!result.ok) lines.push(`${sym.fail} exit ${result.exitCode ?? '?'} after ${took}: not what the demo expects (${result.step.expect.join(' or ')}).`);
   else if (result.exitCode !== 0 && result.step.why) lines.push(c.dim(`  (exit ${result.exitCode} after ${took}, as expected: ${result.step.why})`));
   else lines.push(c.dim(`  (${took})`));
@@ -42,7 +41,7 @@ export function stepResultLines(result: StepResult): string[] {
 }
 
 export function finalLines(result: DemoResult): string[] {
-  if (result.failed?.exitCode === INTERRUPTED) {
+  if (isSignalExit(result.failed?.exitCode)) {
     return [`${sym.fail} Demo interrupted. What it made so far is in ${result.paths.dir}; \`ptg demo\` again starts it afresh.`];
   }
   if (result.failed) {
