@@ -44,14 +44,15 @@ describe('slot locks', () => {
   test('setup during a run refuses, naming the run, and leaves the agent and its slot as they are', async () => {
     const w = await setUpWorkspace({ '1': `# STP 1\n${write('tests/test_wip.py', 'x = 1\n')}fake: hang\n` });
     const slot = w.slot('1');
-    const claude = snapshot(path.join(slot, '.claude'));
-    const slotState = fs.readFileSync(path.join(w.ws, '.ptg/slots/1-upstream.json'), 'utf8');
     const base = git(slot, 'rev-parse', 'HEAD');
     // A setup that went ahead would move the slot to this commit.
     const next = pushCommit(w.upstream, 'tests/new_upstream.py', 'y = 2\n');
 
     const { running, runId, agent, ptgPid } = await hangingRun(w);
     await waitFor('the agent\'s work', () => fs.existsSync(path.join(slot, 'tests/test_wip.py')));
+    // As the run left them: v1 alone in .claude/ (the other versions wait outside the slot).
+    const claude = snapshot(path.join(slot, '.claude'));
+    const slotState = fs.readFileSync(path.join(w.ws, '.ptg/slots/1-upstream.json'), 'utf8');
     const r = await ptg(['setup', '--repo', w.upstream, '--no-python'], { cwd: w.root });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.equal(r.stderr.trim(), `ptg: Slot 1-upstream is in use by run v1 ${runId} (pid ${ptgPid}): wait for it to end, or choose other STPs with --stp.`);

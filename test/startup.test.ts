@@ -147,12 +147,15 @@ describe('signals', () => {
     /** `ptg run v1 --stp <stp>`, its experiment folder once the agent has begun to write, and the agent's pid. */
     const start = async (stp: string) => {
       let child: ChildProcessWithoutNullStreams | undefined;
-      const before = new Set(fs.readdirSync(w.slot(stp)));
+      const records = path.join(w.ws, 'experiments');
+      const runs = () => (fs.existsSync(records) ? fs.readdirSync(records) : []);
+      const before = new Set(runs());
       const done = ptgWith([], ['run', 'v1', '--stp', stp, '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1' }, onSpawn: (c) => (child = c) });
       const dir = await waitFor('the agent to start', () => {
-        const name = fs.readdirSync(w.slot(stp)).find((n) => !before.has(n) && n.includes('_experiment_'));
-        const status = name && fs.readJsonSync(path.join(w.slot(stp), name, 'status.json'), { throws: false });
-        return name && status?.pid ? path.join(w.slot(stp), name) : undefined;
+        const name = runs().find((n) => !before.has(n));
+        const folder = name && path.join(records, name, `${stp}-upstream`);
+        const status = folder && fs.readJsonSync(path.join(folder, 'status.json'), { throws: false });
+        return status?.pid ? folder : undefined;
       });
       return { done, ptg: child!, dir, agent: fs.readJsonSync(path.join(dir, 'status.json')).pid as number };
     };
@@ -259,10 +262,9 @@ describe('the machine at fault: one line, exit 1', () => {
     let ptgPid = 0;
     const running = ptgWith(['--import', REJECT_ON_USR2], ['run', 'v1', '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1' }, onSpawn: (c) => (ptgPid = c.pid!) });
     const dir = await waitFor('the agent to start', () => {
-      const name = fs.readdirSync(w.slot('1')).find((n) => n.includes('_experiment_'));
-      const file = name && path.join(w.slot('1'), name, 'claude.jsonl');
-      const started = file && fs.existsSync(file) && /grandchild pid \d+/.test(fs.readFileSync(file, 'utf8')) && fs.existsSync(path.join(w.slot('1'), name, 'status.json'));
-      return started ? path.join(w.slot('1'), name) : undefined;
+      const found = w.findExp('1', 'claude.jsonl');
+      const started = found && /grandchild pid \d+/.test(fs.readFileSync(path.join(found, 'claude.jsonl'), 'utf8')) && fs.existsSync(path.join(found, 'status.json'));
+      return started ? found : undefined;
     });
     const agent = fs.readJsonSync(path.join(dir, 'status.json')).pid as number;
     const grandchild = Number(/grandchild pid (\d+)/.exec(fs.readFileSync(path.join(dir, 'claude.jsonl'), 'utf8'))![1]);

@@ -1,5 +1,6 @@
 // Real git repositories and experiment roots in temporary folders, for the tests.
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { after } from 'node:test';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,13 @@ export interface PtgResult {
   stderr: string;
 }
 
+// A test that fails while its ptg still runs must not leave that ptg holding the test file open:
+// at the end of each file every ptg it started is killed (the watchdog then ends its agents).
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 /** Runs the built ptg binary as a user would. */
 export function ptg(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<PtgResult> {
   return new Promise((resolve, reject) => {
@@ -91,8 +99,12 @@ export function ptg(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEn
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
+    children.add(child);
     if (child.pid) opts.onSpawn?.(child.pid);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
 
