@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { writeFileAtomic, writeJsonAtomic } from '../io/files.js';
-import { diffWorktree, isCheckout } from '../io/git.js';
+import { diffWorktree, hasOwnRepository } from '../io/git.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
 import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
@@ -87,7 +87,7 @@ function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatu
 async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<ExperimentStatus> {
   const slot = (await readSlot(ctx.workspace, exp.slot)) as SlotState;
   // Without its own .git, git would act on whatever repository holds the workspace.
-  if (!(await isCheckout(exp.slotDir))) throw new Error(`${exp.slotDir} is not a git checkout any more: run \`ptg setup\``);
+  if (!(await hasOwnRepository(exp.slotDir))) throw new Error(`${exp.slotDir} is not a git checkout any more: run \`ptg setup\``);
   const reset = await resetSlot(ctx.workspace, slot);
   status.savedPatch = reset.savedPatch;
   if (reset.removed.length) status.removedBeforeStart = reset.removed;

@@ -40,8 +40,8 @@ export interface RunPlan {
   manifest: RunManifest;
   experiments: ExperimentPlan[];
   agentPath: string;
-  /** The agent's `--version`, asked while the agents already start; recorded when it arrives. */
-  agentVersion: Promise<string>;
+  /** Asks the agent's `--version` (once): while the first agents run, not before they start. */
+  agentVersion: () => Promise<string>;
   /** The run id was claimed by this plan (not a resume): given back if the run cannot start. */
   claimed: boolean;
   /** Experiment folders of a resumed run that get a new attempt. */
@@ -115,7 +115,8 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   }
 
   const versionText = await fs.readFile(req.version.entryFile, 'utf8');
-  const agentVersion = agentVersionOf(agentPath, req.env);
+  let asked: Promise<string> | undefined;
+  const agentVersion = () => (asked ??= agentVersionOf(agentPath, req.env));
   const repeat = req.repeat ?? 1;
   let manifest: RunManifest;
   const retried: string[] = [];
@@ -263,10 +264,12 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
       (saving = saving.then(() => writeManifest(ws, manifest)).catch((error) => {
         saveError ??= error;
       }));
-    void plan.agentVersion.then((version) => {
-      manifest.agent.version = version;
-      void save();
-    });
+    const recordVersion = () =>
+      void plan.agentVersion().then((version) => {
+        manifest.agent.version = version;
+        void save();
+      });
+    let started = 0;
     const entry = (exp: ExperimentPlan) => manifest.experiments.find((e) => e.dir === exp.dir)!;
     await save();
 
@@ -294,6 +297,8 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         signal,
         onStarted: (pid) => {
           e.pid = pid;
+          // The first wave is off: now there is CPU to spare for the agent's --version.
+          if (++started === manifest.concurrency) recordVersion();
           void save();
           events.onExperimentStarted?.(exp, pid);
         },
@@ -319,7 +324,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
 
     manifest.state = signal.aborted ? 'interrupted' : 'finished';
     manifest.finishedAt = new Date().toISOString();
-    await plan.agentVersion.then((version) => (manifest.agent.version = version));
+    manifest.agent.version = await plan.agentVersion();
     await save();
     if (saveError) throw saveError;
     return { manifest, statuses: sortExperiments(statuses), interrupted: signal.aborted };

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { diffWorktree, headCommit, isPristine, keepRef, listIgnored, resetTo, treeOf, worktreeTree } from '../io/git.js';
+import { diffWorktree, headCommit, keepRef, resetTo, treeOf, worktreeStatus, worktreeTree } from '../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
 export type SlotCondition =
@@ -32,15 +32,15 @@ function isPtgOwn(entry: string): boolean {
  * neither setup left (`ignoredBaseline`) nor ptg owns. Unknown without a baseline (a slot set up
  * by ptg 0.1): then nothing.
  */
-export async function agentLeftovers(slot: SlotState): Promise<string[]> {
+export async function agentLeftovers(slot: SlotState, ignored?: string[]): Promise<string[]> {
   if (!slot.ignoredBaseline) return [];
   const baseline = new Set(slot.ignoredBaseline);
-  return (await listIgnored(slot.dir)).filter((e) => !baseline.has(e) && !isPtgOwn(e));
+  return (ignored ?? (await worktreeStatus(slot.dir)).ignored).filter((e) => !baseline.has(e) && !isPtgOwn(e));
 }
 
 /** The baseline of a slot as setup leaves it. */
 export async function ignoredBaseline(dir: string): Promise<string[]> {
-  return (await listIgnored(dir)).filter((e) => !isPtgOwn(e));
+  return (await worktreeStatus(dir)).ignored.filter((e) => !isPtgOwn(e));
 }
 
 export interface ResetResult {
@@ -56,9 +56,11 @@ export interface ResetResult {
  * left in ignored paths (its experiment's status.json lists them) are removed.
  */
 export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResult> {
-  const removed = await agentLeftovers(slot);
+  const status = await worktreeStatus(slot.dir);
+  const removed = await agentLeftovers(slot, status.ignored);
   for (const entry of removed) await fs.remove(path.join(slot.dir, entry));
-  if (await isPristine(slot.dir, slot.baseCommit)) return { removed };
+  // The common case before an experiment: one git process, and nothing to save.
+  if (status.head === slot.baseCommit && status.clean) return { removed };
   let savedPatch: string | undefined;
   const head = await headCommit(slot.dir);
   if (head !== slot.baseCommit) await keepRef(slot.dir, stamp(), head);

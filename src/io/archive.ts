@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import fs from 'fs-extra';
 import path from 'node:path';
 
@@ -7,6 +6,7 @@ export async function packTar(file: string, cwd: string, entries: string[]): Pro
   await fs.ensureDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   // Half-written files (atomic writes in progress) are not part of any result.
+  const { execa } = await import('execa');
   await execa('tar', ['-czf', tmp, '--exclude=*.tmp', '-C', cwd, '--', ...entries]);
   await fs.rename(tmp, file);
 }
@@ -14,5 +14,6 @@ export async function packTar(file: string, cwd: string, entries: string[]): Pro
 /** Unpacks a gzipped tar into `dir`. */
 export async function unpackTar(file: string, dir: string): Promise<void> {
   await fs.ensureDir(dir);
+  const { execa } = await import('execa');
   await execa('tar', ['-xzf', file, '-C', dir]);
 }

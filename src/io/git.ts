@@ -2,7 +2,6 @@
 // output is small; execa where output must stream to a file (diffs can be hundreds of MB).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { execa } from 'execa';
 import fs from 'fs-extra';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { PtgError } from '../errors.js';
@@ -16,6 +15,7 @@ function git(dir: string): SimpleGit {
  * copy of process.env, so these go through execa.
  */
 async function gitWithEnv(dir: string, env: Record<string, string>, args: string[]): Promise<string> {
+  const { execa } = await import('execa');
   const { stdout } = await execa('git', ['-c', 'core.quotePath=false', ...args], { cwd: dir, env });
   return stdout;
 }
@@ -100,24 +100,31 @@ export async function resetTo(dir: string, commit: string): Promise<void> {
   await git(dir).raw(['clean', '--quiet', '-fd']);
 }
 
-/**
- * True when HEAD is `commit` and git status shows no change and no untracked file that is not
- * ignored: one git process, the common case before an experiment.
- */
-export async function isPristine(dir: string, commit: string): Promise<boolean> {
-  const out = await git(dir).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=all', '-z']);
-  const entries = out.split('\0').filter(Boolean);
-  const oid = entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length);
-  return oid === commit && entries.every((e) => e.startsWith('# '));
+export interface WorktreeStatus {
+  head?: string;
+  /** No change to a tracked file and no untracked file that is not ignored. */
+  clean: boolean;
+  /**
+   * Untracked paths in ignored places (an ignored folder is one entry, `name/`): where an agent's
+   * caches and outputs hide from `git status` and from the reset.
+   */
+  ignored: string[];
 }
 
-/**
- * Files and folders in ignored paths that git does not track (an ignored folder is one entry,
- * `name/`): where an agent's caches and outputs hide from `git status` and from the reset.
- */
-export async function listIgnored(dir: string): Promise<string[]> {
-  const out = await git(dir).raw(['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z']);
-  return out.split('\0').filter(Boolean);
+/** HEAD, whether the work tree is clean, and what sits in ignored paths: one git process. */
+export async function worktreeStatus(dir: string): Promise<WorktreeStatus> {
+  const out = await git(dir).raw(['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignored=traditional', '-z']);
+  const entries = out.split('\0').filter(Boolean);
+  return {
+    head: entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length),
+    clean: entries.every((e) => e.startsWith('# ') || e.startsWith('! ')),
+    ignored: entries.filter((e) => e.startsWith('! ')).map((e) => e.slice(2)),
+  };
+}
+
+/** The folder has a git repository of its own (without one, git would act on a parent's). */
+export async function hasOwnRepository(dir: string): Promise<boolean> {
+  return fs.pathExists(path.join(dir, '.git'));
 }
 
 /** Keeps a commit reachable under refs/ptg/kept/<name> so moving HEAD cannot orphan it. */
@@ -178,6 +185,7 @@ export interface ChangedFile {
  * changed files and the tree id of the work tree.
  */
 export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<{ files: ChangedFile[]; tree: string }> {
+  const { execa } = await import('execa');
   return withWorktreeIndex(dir, async (env) => {
     await execa('git', ['diff', '--cached', '--binary', '--no-color', '--no-ext-diff', base], { cwd: dir, env, stdout: { file: patchFile } });
     const stdout = await gitWithEnv(dir, env, ['diff', '--cached', '--name-status', '--no-renames', '-z', base]);
@@ -203,6 +211,7 @@ export async function commitFolderAsBare(work: string, bare: string, message: st
     GIT_COMMITTER_EMAIL: who.email,
     GIT_COMMITTER_DATE: who.date,
   };
+  const { execa } = await import('execa');
   const run = (cwd: string, args: string[]) =>
     execa('git', ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'core.autocrlf=false', ...args], { cwd, env, stdin: 'ignore' });
   try {

@@ -1,11 +1,13 @@
 // The one place ptg starts processes (git aside, in io/git.ts). Agents run in their own process
 // group so a timeout or Ctrl-C can end the agent together with every shell and tool it started.
+// Agents start with node's own spawn: their output goes to raw file descriptors, so execa's
+// streams had nothing to do, and loading execa cost every run 80 ms before its first agent
+// (measured: `node -e "import('execa')"`). execa runs the short commands, loaded when first used.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type Options } from 'execa';
 import fs from 'fs-extra';
 import { addAgent, deleteAgent, killAllAgents, killGroup } from './live-agents.js';
 import { killMarked, MARKER_VAR } from './markers.js';
@@ -38,6 +40,7 @@ export async function runCommand(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string | undefined>; shell?: boolean; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
+  const { execa } = await import('execa');
   const result = await execa(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
@@ -127,30 +130,34 @@ export interface AgentOptions {
  */
 export function startAgent(opts: AgentOptions): AgentHandle {
   const marker = `${MARKER_PREFIX}${++agentsStarted}`;
-  // Raw descriptors, so the agent writes to the file itself: execa's { file } option would pipe
-  // through ptg, and Claude Code 2.1.197 loses output written to a pipe.
+  // Raw descriptors, so the agent writes to the file itself: a pipe through ptg is what loses
+  // output in Claude Code 2.1.197.
   const stdout = fs.openSync(opts.stdoutFile, 'w');
   const stderr = fs.openSync(opts.stderrFile, 'w');
-  const options: Options = {
-    cwd: opts.cwd,
-    env: { ...opts.env, [MARKER_VAR]: marker },
-    extendEnv: false,
-    input: opts.input,
-    // execa's types allow only fds 3-9 here; at run time it hands any fd to spawn as is.
-    stdout: stdout as 3,
-    stderr: stderr as 3,
-    detached: true,
-    reject: false,
-    cleanup: false,
-  };
-  const child = execa(opts.command, opts.args, options);
-  fs.closeSync(stdout);
-  fs.closeSync(stderr);
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      env: { ...opts.env, [MARKER_VAR]: marker },
+      stdio: ['pipe', stdout, stderr],
+      detached: true,
+    });
+  } finally {
+    fs.closeSync(stdout);
+    fs.closeSync(stderr);
+  }
+  // An agent that exits without reading its prompt closes the pipe: not ptg's error.
+  child.stdin!.on('error', () => undefined);
+  child.stdin!.end(opts.input);
   const pgid = child.pid;
   if (pgid) {
     addAgent(pgid, marker);
     tellWatchdog(`group ${pgid}`);
   }
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
 
   let stoppedFor: AgentExit['stoppedFor'];
   let killTimer: NodeJS.Timeout | undefined;
@@ -166,7 +173,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   };
   const timeoutTimer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : undefined;
 
-  const exit = child.then((result) => {
+  const exit = ended.then((result) => {
     clearTimeout(timeoutTimer);
     clearTimeout(killTimer);
     // The agent is gone; whatever it started goes too: a test server, a sleeping shell, a
@@ -177,11 +184,8 @@ export function startAgent(opts: AgentOptions): AgentHandle {
       deleteAgent(pgid, marker);
       tellWatchdog(`ended ${pgid}`);
     }
-    const code = (result as { code?: string }).code;
-    if (!pgid || code === 'ENOENT' || code === 'EACCES') {
-      return { spawnError: `cannot start ${opts.command}: ${code ?? result.shortMessage}` };
-    }
-    return { exitCode: result.exitCode, signal: result.signal, stoppedFor };
+    if (!pgid || result.error) return { spawnError: `cannot start ${opts.command}: ${result.error?.code ?? result.error?.message ?? 'no process'}` };
+    return { exitCode: result.code ?? undefined, signal: result.signal ?? undefined, stoppedFor };
   });
   return { pid: pgid, marker, exit, stop };
 }

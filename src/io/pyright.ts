@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { execa } from 'execa';
 
 export interface Diagnostic {
   file: string;
@@ -31,6 +30,7 @@ export async function checkPython(cwd: string, files: string[], python?: string)
   const verdict: PyrightVerdict = { files, errors: 0, warnings: 0, diagnostics: [] };
   if (files.length === 0) return verdict;
   const args = [PYRIGHT, '--outputjson', ...(python ? ['--pythonpath', python] : []), ...files];
+  const { execa } = await import('execa');
   const result = await execa(process.execPath, args, { cwd, reject: false, stdin: 'ignore', timeout: 10 * 60_000 });
   let report: any;
   try {
