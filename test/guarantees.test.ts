@@ -4,6 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
+import { spawn } from 'node:child_process';
+import { killMarked, markedPids } from '../src/io/markers.js';
 import { FAKE_AGENT, isAlive, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
@@ -26,6 +28,19 @@ function marked(prefix: string): number[] {
 const manifestOf = (ws: string, id: string) => fs.readJsonSync(path.join(ws, '.ptg/runs/v1', id, 'manifest.json'));
 
 describe('no agent outlives ptg', () => {
+  test("one agent's marker is exact: ending agent 1 leaves agent 10 alone; the run's prefix takes both", async () => {
+    const token = `test-${process.pid}/`;
+    const start = (n: number) => spawn('sleep', ['600'], { env: { ...process.env, PTG_MARKER: `${token}${n}` }, stdio: 'ignore' });
+    const [one, ten] = [start(1), start(10)];
+    await waitFor('both marked', () => markedPids(token).length === 2);
+    assert.equal(killMarked(`${token}1`, 'SIGKILL', true), 1);
+    await new Promise((resolve) => one.once('exit', resolve));
+    assert.ok(isAlive(ten.pid!));
+    assert.deepEqual(markedPids(token), [ten.pid]);
+    killMarked(token, 'SIGKILL');
+    await new Promise((resolve) => ten.once('exit', resolve));
+  });
+
   for (const signal of ['SIGHUP', 'SIGKILL'] as const) {
     test(`${signal} of ptg run with 7 hanging agents, one with a setsid grandchild: none is left within 2 s, and --resume re-runs them`, async () => {
       const stps = Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((id) => [id, `# STP ${id}\n${id === '3' ? 'fake: setsid\n' : ''}fake: hang\n`]));

@@ -173,7 +173,6 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       startedAt: new Date().toISOString(),
       repo: ws.repo,
       agent: { command: req.agentCommand, args, version: 'unknown' },
-      marker: MARKER_PREFIX,
       model: modelOf(args),
       versionHash: install.hash,
       concurrency: 0,
@@ -200,6 +199,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     });
   }
   manifest.experiments = sortExperiments([...byDir.values()]);
+  // This ptg's agents, a resumed run's included, carry this marker (see io/proc.ts).
   manifest.marker = MARKER_PREFIX;
   return { manifest, experiments: planned, agentPath, agentVersion, retried, claimed: !req.resume };
 }

@@ -27,5 +27,5 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
 /** Last resort when ptg itself exits: no agent process outlives it. */
 export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
   for (const pgid of liveGroups) killGroup(pgid, signal);
-  for (const marker of liveMarkers) killMarked(marker, signal);
+  for (const marker of liveMarkers) killMarked(marker, signal, true);
 }

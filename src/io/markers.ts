@@ -6,16 +6,22 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export const MARKER_VAR = 'PTG_MARKER';
 
-/** Pids of the live processes whose environment has `PTG_MARKER=<prefix>...`; none without /proc. */
-export function markedPids(prefix: string): number[] {
+/**
+ * Pids of the live processes whose environment has `PTG_MARKER=<prefix>…` (a run's agents), or
+ * exactly `PTG_MARKER=<prefix>` with `exact` (one agent: `<token>/1` is not `<token>/10`); none
+ * without /proc.
+ */
+export function markedPids(prefix: string, exact = false): number[] {
   let names: string[];
   try {
     names = readdirSync('/proc');
   } catch {
     return [];
   }
-  const wanted = Buffer.from(`\0${MARKER_VAR}=${prefix}`);
-  const first = Buffer.from(`${MARKER_VAR}=${prefix}`);
+  // Each entry of /proc/<pid>/environ ends with a NUL, the last one too.
+  const entry = `${MARKER_VAR}=${prefix}${exact ? '\0' : ''}`;
+  const wanted = Buffer.from(`\0${entry}`);
+  const first = Buffer.from(entry);
   const pids: number[] = [];
   for (const name of names) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
@@ -30,9 +36,9 @@ export function markedPids(prefix: string): number[] {
   return pids;
 }
 
-/** Sends `signal` to every marked process; returns how many there were. */
-export function killMarked(prefix: string, signal: NodeJS.Signals): number {
-  const pids = markedPids(prefix);
+/** Sends `signal` to every marked process (see markedPids); returns how many there were. */
+export function killMarked(prefix: string, signal: NodeJS.Signals, exact = false): number {
+  const pids = markedPids(prefix, exact);
   for (const pid of pids) {
     try {
       process.kill(pid, signal);

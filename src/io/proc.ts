@@ -165,10 +165,10 @@ export function startAgent(opts: AgentOptions): AgentHandle {
     if (stoppedFor || !pgid) return;
     stoppedFor = reason;
     killGroup(pgid, 'SIGTERM');
-    killMarked(marker, 'SIGTERM');
+    killMarked(marker, 'SIGTERM', true);
     killTimer = setTimeout(() => {
       killGroup(pgid, 'SIGKILL');
-      killMarked(marker, 'SIGKILL');
+      killMarked(marker, 'SIGKILL', true);
     }, graceMs);
   };
   const timeoutTimer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : undefined;
@@ -180,7 +180,7 @@ export function startAgent(opts: AgentOptions): AgentHandle {
     // daemon that left the group.
     if (pgid) {
       killGroup(pgid, 'SIGKILL');
-      killMarked(marker, 'SIGKILL');
+      killMarked(marker, 'SIGKILL', true);
       deleteAgent(pgid, marker);
       tellWatchdog(`ended ${pgid}`);
     }
