@@ -62,6 +62,7 @@ function program(): Command {
       .option('--idle-timeout <duration>', 'end an agent that printed nothing for this long (timed out, reason idle)')
       .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
+      .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
       .option('--resume <run-id>', 're-run only the experiments of that run that did not succeed')
       .option('--run-id <id>', 'use this run id instead of a timestamp (e.g. the CI run number)')
       .option('--repeat <k>', 'run each STP k times (folders ..._r1 ... _rk)')
@@ -73,6 +74,7 @@ function program(): Command {
           'ptg run v2.1',
           'ptg run v1 --stp 1,3 -j 2 --timeout 30m',
           'ptg run v2.2 --agent-arg=--model --agent-arg=sonnet',
+          'ptg run v3 --env KUBECONFIG --env ARTIFACTORY_SERVER=https://artifactory.example',
           'ptg run v2.1 --resume 20260209_143022',
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),

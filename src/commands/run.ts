@@ -1,5 +1,6 @@
 import { parseDuration } from '../core/duration.js';
 import { statusLine } from '../core/experiment-folder.js';
+import { agentEnv, envSettings, requireEnv } from '../core/env.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -15,6 +16,7 @@ export interface RunFlags extends GlobalFlags {
   idleTimeout?: string;
   agent?: string;
   agentArg?: string[];
+  env?: string[];
   resume?: string;
   runId?: string;
   repeat?: string;
@@ -51,6 +53,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ctx.print(`Shard ${shard} has no STPs (${ctx.root.stps.length} STPs in all): nothing to run.`);
     return EXIT.ok;
   }
+  const settings = envSettings(config, version.name);
+  const { env, added } = agentEnv(process.env, [...settings.entries, ...(flags.env ?? [])]);
+  requireEnv(env, settings.required, version.name);
   const timeout = flags.timeout ?? config.timeout;
   const idleTimeout = flags.idleTimeout ?? config.idleTimeout;
   const req = {
@@ -67,7 +72,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     resume: flags.resume,
     repeat: positiveInt(flags.repeat, '--repeat'),
     shard,
-    env: process.env,
+    env,
+    envNames: [...new Set([...settings.required, ...added])],
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);

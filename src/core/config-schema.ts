@@ -2,7 +2,25 @@
 // when a root has a config file, so commands start without zod.
 import { z } from 'zod';
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"');
+/** `NAME` (passed through from ptg's environment) or `NAME=VALUE`. */
+const envEntry = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(=.*)?$/s, 'NAME or NAME=VALUE');
+
+/** Settings that hold for every version, or for one under `versions`. */
+const runSettings = {
+  /** Variables the agent needs (a cluster's KUBECONFIG, a token): a run refuses to start without them. */
+  requiredEnv: z.array(envName).optional(),
+  /** Added to the agent's environment, like --env. */
+  env: z.array(envEntry).optional(),
+};
+
+export const VersionSettings = z.strictObject(runSettings);
+
 export const Config = z.strictObject({
+  ...runSettings,
+  /** Per-version settings: `"versions": { "v3": { "requiredEnv": ["KUBECONFIG"] } }`. */
+  versions: z.record(z.string(), VersionSettings).optional(),
   repo: z.string().min(1).optional(),
   ref: z.string().min(1).optional(),
   workspace: z.string().min(1).optional(),
@@ -30,3 +48,4 @@ export const Config = z.strictObject({
 });
 
 export type Config = z.infer<typeof Config>;
+export type VersionSettings = z.infer<typeof VersionSettings>;

@@ -18,14 +18,15 @@ export async function loadConfig(root: string): Promise<Config> {
   } catch (error) {
     throw new UsageError(`${CONFIG_FILE} is not valid JSON: ${(error as Error).message}`);
   }
-  const { Config: schema } = await import('./config-schema.js');
+  const { Config: schema, VersionSettings } = await import('./config-schema.js');
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length ? `"${issue.path.join('.')}"` : 'top level';
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((key) => `"${[...issue.path, key].join('.')}"`).join(', ');
-      throw new UsageError(`${CONFIG_FILE}: unknown key ${keys}. Known keys: ${Object.keys(schema.shape).join(', ')}.`);
+      const known = Object.keys((issue.path[0] === 'versions' ? VersionSettings : schema).shape);
+      throw new UsageError(`${CONFIG_FILE}: unknown key ${keys}. Known keys${issue.path.length ? ` in "${issue.path.join('.')}"` : ''}: ${known.join(', ')}.`);
     }
     throw new UsageError(`${CONFIG_FILE}: ${where}: ${issue.message}.`);
   }

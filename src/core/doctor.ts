@@ -16,7 +16,13 @@ export interface Check {
 }
 
 /** Everything `ptg run` needs, checked one by one, each with what to do when it fails. */
-export async function doctor(opts: { workspace: string; agentCommand: string; env: NodeJS.ProcessEnv }): Promise<Check[]> {
+export async function doctor(opts: {
+  workspace: string;
+  agentCommand: string;
+  env: NodeJS.ProcessEnv;
+  /** Per version, the variables its agents need (requiredEnv): each is said to be set or missing, never its value. */
+  requiredEnv?: { version: string; names: string[] }[];
+}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (name: string, ok: boolean, detail: string, warning = false) => checks.push({ name, ok, detail, warning: !ok && warning });
 
@@ -49,6 +55,13 @@ export async function doctor(opts: { workspace: string; agentCommand: string; en
   const root = process.getuid?.() === 0;
   const sandbox = opts.env.IS_SANDBOX === '1';
   add('user', !root || sandbox, root ? (sandbox ? 'root, IS_SANDBOX=1: claude accepts --dangerously-skip-permissions' : 'root without IS_SANDBOX=1: claude refuses --dangerously-skip-permissions; set IS_SANDBOX=1 in a container') : os.userInfo().username);
+
+  for (const { version, names } of opts.requiredEnv ?? []) {
+    const missing = names.filter((name) => !opts.env[name]);
+    const set = names.filter((name) => opts.env[name]);
+    const detail = [set.length ? `${set.join(', ')} set` : '', missing.length ? `${missing.join(', ')} missing: \`ptg run ${version}\` refuses to start` : ''].filter(Boolean).join('; ');
+    add(`env ${version}`, missing.length === 0, detail, true);
+  }
 
   const ws = await readWorkspace(opts.workspace).catch(() => undefined);
   add('workspace', Boolean(ws), ws ? `${opts.workspace}: ${ws.repo} at ${ws.baseCommit.slice(0, 10)}` : `${opts.workspace} is not set up: ptg setup`, true);

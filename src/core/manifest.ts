@@ -83,7 +83,8 @@ export interface RunManifest {
   startedAt: string;
   finishedAt?: string;
   repo: string;
-  agent: { command: string; args: string[]; version: string };
+  /** `env`: the names of the variables ptg added or required for the agent (never their values). */
+  agent: { command: string; args: string[]; version: string; env?: string[] };
   /** Every agent of the run carries `PTG_MARKER=<marker><n>` in its environment. */
   marker?: string;
   model?: string;

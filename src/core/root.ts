@@ -72,6 +72,10 @@ export async function loadRoot(rootDir: string): Promise<Root> {
     throw new UsageError(`No version folder in ${dir}: add one such as v1/prompt.md or v2/orchestrator.md.`);
   }
   versions.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  const unknown = Object.keys(config.versions ?? {}).filter((name) => !versions.some((v) => v.name === name));
+  if (unknown.length > 0) {
+    throw new UsageError(`ptg.config.json: "versions" names ${unknown.map((n) => `"${n}"`).join(', ')}, which the root has no folder for. Known versions: ${versions.map((v) => v.name).join(', ')}.`);
+  }
   return { dir, stps, versions, config };
 }
 

@@ -33,6 +33,8 @@ export interface RunRequest {
   repeat?: number;
   shard?: string;
   env: NodeJS.ProcessEnv;
+  /** The variables ptg adds or requires for the agent: their names go into the manifest, never their values. */
+  envNames?: string[];
   ptgVersion: string;
 }
 
@@ -146,7 +148,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     if (previous.versionHash !== install.hash) {
       throw new UsageError(`${req.version.name} changed since run ${runId} started: resuming would mix two versions in one run. Start a new run instead.`);
     }
-    manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: 'unknown' } };
+    manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames } };
     const wanted = new Set(req.stps.map((s) => s.id));
     for (const e of previous.experiments) {
       if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
@@ -172,7 +174,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       state: 'running',
       startedAt: new Date().toISOString(),
       repo: ws.repo,
-      agent: { command: req.agentCommand, args, version: 'unknown' },
+      agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames },
       model: modelOf(args),
       versionHash: install.hash,
       concurrency: 0,

@@ -18,7 +18,8 @@
 //   fake: plain                        print plain text only, no JSON
 //   fake: cost <usd> / fake: turns <n> figures for the result event
 // Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
-// FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event).
+// FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event), FAKE_AGENT_RECORD_ENV
+// (comma-separated names whose values go to <folder>.env.json in FAKE_AGENT_RECORD).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +35,8 @@ if (process.env.FAKE_AGENT_RECORD) {
   fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
   fs.writeFileSync(`${base}.prompt`, prompt);
   fs.writeFileSync(`${base}.argv.json`, JSON.stringify(process.argv.slice(2)));
+  const names = (process.env.FAKE_AGENT_RECORD_ENV ?? '').split(',').filter(Boolean);
+  fs.writeFileSync(`${base}.env.json`, JSON.stringify(Object.fromEntries(names.map((n) => [n, process.env[n] ?? null]))));
 }
 const stpPath = /STP (?:File|file path): (.+)$/m.exec(prompt)?.[1]?.trim();
 const stpText = stpPath && fs.existsSync(stpPath) ? fs.readFileSync(stpPath, 'utf8') : '';

@@ -1,0 +1,66 @@
+// Issue 11 (a first part): per-version settings, required environment, --env.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import fs from 'fs-extra';
+import { FAKE_AGENT, ptg, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
+
+const SECRET = 'artifactory-token-DO-NOT-WRITE-4711';
+
+describe('per-version settings and the agent\'s environment', () => {
+  test('a version that needs variables the environment lacks: exit 2 naming each, nothing started', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': '# STP 1\n' }, { requiredEnv: ['HOME'], versions: { v1: { requiredEnv: ['KUBECONFIG', 'ARTIFACTORY_TOKEN'] } } });
+    const r = await w.run(['v1'], { env: { FAKE_AGENT_RECORD: record, KUBECONFIG: '', ARTIFACTORY_TOKEN: undefined } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim(), "ptg: v1 needs KUBECONFIG, ARTIFACTORY_TOKEN in the agent's environment (requiredEnv in ptg.config.json), and they are not set: export them, or pass --env NAME=VALUE. Nothing was started.");
+    assert.deepEqual(fs.readdirSync(record), [], 'no agent started');
+    assert.ok(!fs.existsSync(path.join(w.ws, '.ptg/runs')), 'no run id claimed');
+    // v2 needs nothing of them.
+    assert.equal((await w.run(['v2'], { env: { KUBECONFIG: '' } })).code, 0);
+  });
+
+  test('--env NAME passes ptg\'s value on, --env NAME=VALUE sets one; the manifest has the names, no file the value', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': '# STP 1\n' }, { versions: { v1: { requiredEnv: ['ARTIFACTORY_TOKEN'], env: ['ARTIFACTORY_SERVER=https://artifactory.invalid'] } } });
+    const env = { FAKE_AGENT_RECORD: record, FAKE_AGENT_RECORD_ENV: 'ARTIFACTORY_TOKEN,ARTIFACTORY_SERVER,KUBECONFIG,ARTIFACTORY_USER', KUBECONFIG: '/tmp/kube' };
+    const r = await w.run(['v1', '--env', `ARTIFACTORY_TOKEN=${SECRET}`, '--env', 'KUBECONFIG', '--env', 'ARTIFACTORY_USER=qe'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readJsonSync(path.join(record, '1-upstream.env.json')), {
+      ARTIFACTORY_TOKEN: SECRET,
+      ARTIFACTORY_SERVER: 'https://artifactory.invalid',
+      KUBECONFIG: '/tmp/kube',
+      ARTIFACTORY_USER: 'qe',
+    });
+    const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1', runIdOf(r.stdout), 'manifest.json'));
+    assert.deepEqual(manifest.agent.env, ['ARTIFACTORY_TOKEN', 'ARTIFACTORY_SERVER', 'KUBECONFIG', 'ARTIFACTORY_USER']);
+    assert.equal((await ptg(['collect', 'v1'], { cwd: w.root })).code, 0);
+    const grep = spawnSync('grep', ['-rl', '--', SECRET, w.ws], { encoding: 'utf8' });
+    assert.equal(grep.status, 1, `the value is in: ${grep.stdout}`);
+
+    const unset = await w.run(['v1', '--env', 'NOT_SET_ANYWHERE'], { env: { ARTIFACTORY_TOKEN: 'x' } });
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /--env NOT_SET_ANYWHERE: NOT_SET_ANYWHERE is not set in ptg's environment/);
+  });
+
+  test('doctor says which required variables are set and which are missing, never a value', async () => {
+    const w = await setUpWorkspace({ '1': '' }, { versions: { v2: { requiredEnv: ['KUBECONFIG', 'ARTIFACTORY_TOKEN'] } } });
+    const r = await ptg(['doctor', '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1', KUBECONFIG: SECRET, ARTIFACTORY_TOKEN: '' } });
+    assert.match(r.stdout, /env v2 +KUBECONFIG set; ARTIFACTORY_TOKEN missing: `ptg run v2` refuses to start/);
+    assert.ok(!r.stdout.includes(SECRET));
+  });
+
+  test('versions in ptg.config.json are checked: an unknown version or key is an error naming it', async () => {
+    const w = await setUpWorkspace({ '1': '' });
+    const config = path.join(w.root, 'ptg.config.json');
+    fs.writeJsonSync(config, { versions: { v9: {} } });
+    const unknown = await w.run(['v1']);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr.trim(), 'ptg: ptg.config.json: "versions" names "v9", which the root has no folder for. Known versions: v1, v2.');
+    fs.writeJsonSync(config, { versions: { v1: { requiredEnvs: ['X'] } } });
+    const key = await w.run(['v1']);
+    assert.equal(key.code, 2);
+    assert.equal(key.stderr.trim(), 'ptg: ptg.config.json: unknown key "versions.v1.requiredEnvs". Known keys in "versions.v1": requiredEnv, env.');
+  });
+});
