@@ -4,9 +4,24 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
+import { StreamMasker, secretsOf } from '../src/io/mask.js';
 import { FAKE_AGENT, ptg, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
 
 const SECRET = 'artifactory-token-DO-NOT-WRITE-4711';
+
+describe('masking secrets', () => {
+  test('a value split over any two chunks is still found; short values are left alone; longest first', () => {
+    const secrets = secretsOf({ TOKEN: 'abcdef', LONG: 'abcdefgh', USER: 'qe' }, ['TOKEN', 'LONG', 'USER']);
+    assert.deepEqual(secrets.map((s) => s.name), ['LONG', 'TOKEN']);
+    const text = 'x abcdef y abcdefgh z qe';
+    for (let cut = 0; cut <= text.length; cut++) {
+      const masker = new StreamMasker(secrets);
+      const out = masker.push(text.slice(0, cut)) + masker.push(text.slice(cut)) + masker.end();
+      assert.equal(out, 'x ***TOKEN*** y ***LONG*** z qe', `cut at ${cut}`);
+      assert.deepEqual(Object.fromEntries(masker.counts), { LONG: 1, TOKEN: 1 });
+    }
+  });
+});
 
 describe('per-version settings and the agent\'s environment', () => {
   test('a version that needs variables the environment lacks: exit 2 naming each, nothing started', async () => {
@@ -42,6 +57,25 @@ describe('per-version settings and the agent\'s environment', () => {
     const unset = await w.run(['v1', '--env', 'NOT_SET_ANYWHERE'], { env: { ARTIFACTORY_TOKEN: 'x' } });
     assert.equal(unset.code, 2);
     assert.match(unset.stderr, /--env NOT_SET_ANYWHERE: NOT_SET_ANYWHERE is not set in ptg's environment/);
+  });
+
+  test('a secret the agent prints and writes is masked everywhere ptg keeps it, and status.json says where', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: leak ARTIFACTORY_TOKEN\n' }, { versions: { v1: { requiredEnv: ['ARTIFACTORY_TOKEN'] } } }, { '.gitignore': 'build/\n' });
+    const r = await w.run(['v1', '--json'], { env: { ARTIFACTORY_TOKEN: SECRET, ANTHROPIC_API_KEY: `${SECRET}-api` } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await ptg(['collect', 'v1'], { cwd: w.root })).code, 0);
+    const grep = spawnSync('grep', ['-rl', '--', SECRET, w.ws], { encoding: 'utf8' });
+    assert.equal(grep.status, 1, `the value is in: ${grep.stdout}`);
+    assert.ok(!(r.stdout + r.stderr).includes(SECRET));
+    const dir = w.expDir('1', 'v1', runIdOf(r.stderr + r.stdout));
+    assert.match(fs.readFileSync(path.join(dir, 'claude.log'), 'utf8'), /The token is \*\*\*ARTIFACTORY_TOKEN\*\*\*\./);
+    assert.equal(fs.readFileSync(path.join(dir, 'files/tests/test_leak.py'), 'utf8'), 'TOKEN = "***ARTIFACTORY_TOKEN***"\n');
+    assert.equal(fs.readFileSync(path.join(w.slot('1'), 'tests/test_leak.py'), 'utf8'), 'TOKEN = "***ARTIFACTORY_TOKEN***"\n');
+    const masked = fs.readJsonSync(path.join(dir, 'status.json')).masked.map((m: { where: string; file: string }) => `${m.where}:${m.file}`).sort();
+    // The slot is masked before git sees it, so changes.patch and files/ never held the value.
+    assert.deepEqual(masked, ['experiment:claude.jsonl', 'experiment:stderr.log', 'slot:build/leak.log', 'slot:tests/test_leak.py']);
+    assert.match(fs.readFileSync(path.join(dir, 'changes.patch'), 'utf8'), /\+TOKEN = "\*\*\*ARTIFACTORY_TOKEN\*\*\*"/);
+    assert.equal(fs.statSync(path.join(dir, 'claude.jsonl')).mode & 0o777, 0o600);
   });
 
   test('doctor says which required variables are set and which are missing, never a value', async () => {

@@ -1,6 +1,6 @@
 import { parseDuration } from '../core/duration.js';
 import { statusLine } from '../core/experiment-folder.js';
-import { agentEnv, envSettings, requireEnv } from '../core/env.js';
+import { agentEnv, envSettings, requireEnv, runSecrets } from '../core/env.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -74,6 +74,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     shard,
     env,
     envNames: [...new Set([...settings.required, ...added])],
+    secrets: runSecrets(env, [...settings.required, ...added]),
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);

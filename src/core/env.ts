@@ -1,7 +1,11 @@
 // The agent's environment: ptg's own, plus `env` entries (config, then --env), checked against
 // `requiredEnv` before anything starts. Names only ever reach a file; values stay in memory.
 import { UsageError } from '../errors.js';
+import { type Secret, secretsOf } from '../io/mask.js';
 import type { Config } from './config.js';
+
+/** The agent's credentials: masked like the variables a run requires or adds. */
+export const API_SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
 
 /** What a version's runs need and add: the settings for all versions, then the version's own. */
 export function envSettings(config: Config, version: string): { required: string[]; entries: string[] } {
@@ -37,4 +41,9 @@ export function requireEnv(env: NodeJS.ProcessEnv, required: string[], version: 
   throw new UsageError(
     `${version} needs ${missing.join(', ')} in the agent's environment (requiredEnv in ptg.config.json), and ${missing.length > 1 ? 'they are' : 'it is'} not set: export ${missing.length > 1 ? 'them' : 'it'}, or pass --env NAME=VALUE. Nothing was started.`,
   );
+}
+
+/** The values every file of the run masks: the required and added variables and the agent's credentials. */
+export function runSecrets(env: NodeJS.ProcessEnv, names: string[]): Secret[] {
+  return secretsOf(env, [...names, ...API_SECRETS]);
 }

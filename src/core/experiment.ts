@@ -2,14 +2,15 @@ import { StringDecoder } from 'node:string_decoder';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { writeFileAtomic, writeJsonAtomic } from '../io/files.js';
-import { diffWorktree, hasOwnRepository } from '../io/git.js';
+import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
+import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
 import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
-import type { ExperimentState, ExperimentStatus } from './manifest.js';
+import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
 import { statusFile } from './manifest.js';
-import { parkOtherVersions, restoreParked } from './park.js';
+import { listFiles, parkOtherVersions, restoreParked } from './park.js';
 import { agentLeftovers, resetSlot } from './slot.js';
 import { readSlot, type SlotState, writeSlot } from './workspace.js';
 
@@ -37,6 +38,8 @@ export interface ExperimentContext {
   idleTimeoutMs?: number;
   /** The slash command the prompt invokes (an orchestrated version's): the agent must have loaded it. */
   command?: string;
+  /** Values masked as `***NAME***` in everything the experiment keeps, the slot's files included. */
+  secrets?: Secret[];
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
@@ -63,7 +66,7 @@ export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext)
     status.finishedAt ??= new Date().toISOString();
     await fs.ensureDir(exp.dir).catch(() => undefined);
     await writeFileAtomic(path.join(exp.dir, FILES.statusText), `${statusLine(status)}\n`).catch(() => undefined);
-    await writeJsonAtomic(statusFile(exp.dir), status).catch(() => undefined);
+    await writeStatus(exp.dir, status, ctx.secrets).catch(() => undefined);
     return status;
   }
 }
@@ -98,13 +101,50 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
   await parkOtherVersions(ctx.workspace, slot, ctx.version);
   try {
     await runAgent(exp, ctx, status);
+    const inSlot = await maskSlot(exp.slotDir, slot, ctx.secrets ?? []);
     await recordChanges(exp, ctx, slot, status);
+    const masked = [...inSlot, ...(await maskFolder(exp.dir, ctx.secrets ?? []))];
+    if (masked.length) status.masked = masked;
   } finally {
     await restoreParked(ctx.workspace, slot);
   }
   await writeFileAtomic(file(FILES.statusText), `${statusLine(status)}\n`);
-  await writeJsonAtomic(statusFile(exp.dir), status);
+  await writeStatus(exp.dir, status, ctx.secrets);
   return status;
+}
+
+async function writeStatus(dir: string, status: ExperimentStatus, secrets: Secret[] = []): Promise<void> {
+  await writeFileAtomic(statusFile(dir), maskText(`${JSON.stringify(status, null, 2)}\n`, secrets));
+}
+
+/**
+ * Masks the secrets in what the agent left in the slot, before git hashes any of it: its changed
+ * and new files (so changes.patch and files/ hold the masked text) and its files in ignored paths.
+ */
+async function maskSlot(slotDir: string, slot: SlotState, secrets: Secret[]): Promise<MaskedFile[]> {
+  if (secrets.length === 0) return [];
+  const files = [...(await changedPaths(slotDir))];
+  for (const entry of await agentLeftovers(slot)) {
+    files.push(...(entry.endsWith('/') ? (await listFiles(path.join(slotDir, entry))).map((f) => `${entry}${f}`) : [entry]));
+  }
+  return maskEach(slotDir, files, secrets, 'slot');
+}
+
+/** Masks every file of the experiment folder: the raw output, stderr, the patch, the copies. */
+async function maskFolder(dir: string, secrets: Secret[]): Promise<MaskedFile[]> {
+  if (secrets.length === 0) return [];
+  const files = (await listFiles(dir)).filter((f) => f !== 'status.json' && !f.endsWith('.tmp'));
+  return maskEach(dir, files, secrets, 'experiment');
+}
+
+async function maskEach(dir: string, files: string[], secrets: Secret[], where: MaskedFile['where']): Promise<MaskedFile[]> {
+  const masked: MaskedFile[] = [];
+  for (const rel of files) {
+    const stat = await fs.lstat(path.join(dir, rel)).catch(() => undefined);
+    if (!stat?.isFile()) continue;
+    for (const [name, count] of await maskFile(path.join(dir, rel), secrets)) masked.push({ where, file: rel, name, count });
+  }
+  return masked;
 }
 
 /** Starts the agent, follows it to its end and fills in what it reported. */
@@ -130,7 +170,7 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
   const parser = new StreamJsonParser();
   let exit: AgentExit;
   try {
-    await writeJsonAtomic(statusFile(exp.dir), status);
+    await writeStatus(exp.dir, status, ctx.secrets);
     ctx.onStarted?.(agent.pid);
     exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx);
   } catch (error) {
@@ -188,6 +228,8 @@ async function follow(agent: AgentHandle, jsonl: string, log: string, parser: St
   let failure: Error | undefined;
   out.on('error', (error) => (failure ??= error));
   const decoder = new StringDecoder('utf8');
+  // The transcript and the figures are made from masked text: claude.log never holds a secret.
+  const masker = new StreamMasker(ctx.secrets ?? []);
   const buffer = Buffer.alloc(1 << 16);
   let position = 0;
   let lastOutput = Date.now();
@@ -206,7 +248,7 @@ async function follow(agent: AgentHandle, jsonl: string, log: string, parser: St
           position += read;
           if (read > 0) {
             lastOutput = Date.now();
-            await write(parser.feed(decoder.write(buffer.subarray(0, read))));
+            await write(parser.feed(masker.push(decoder.write(buffer.subarray(0, read)))));
           }
         } while (read === buffer.length);
       }
@@ -219,7 +261,7 @@ async function follow(agent: AgentHandle, jsonl: string, log: string, parser: St
       if (ctx.idleTimeoutMs && now - lastOutput >= ctx.idleTimeoutMs) agent.stop('idle');
       await Promise.race([exit, sleep(200)]);
     }
-    await write(parser.feed(decoder.end()) + parser.end());
+    await write(parser.feed(masker.push(decoder.end()) + masker.end()) + parser.end());
     ctx.onProgress?.(parser.figures);
   } finally {
     await handle?.close();

@@ -9,6 +9,14 @@ import { paths } from './workspace.js';
 
 export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted';
 
+/** Where a secret's value was found and replaced by `***NAME***`: in the slot, or in the experiment folder. */
+export interface MaskedFile {
+  where: 'slot' | 'experiment';
+  file: string;
+  name: string;
+  count: number;
+}
+
 /** What `status.json` in an experiment folder holds. */
 export interface ExperimentStatus {
   format: 1;
@@ -50,6 +58,8 @@ export interface ExperimentStatus {
   ignoredFiles?: string[];
   /** What an earlier agent had left in ignored paths, removed before this experiment started. */
   removedBeforeStart?: string[];
+  /** Where values of the run's secrets were masked (names and counts, never the values). */
+  masked?: MaskedFile[];
 }
 
 export interface ManifestExperiment {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
+import { maskText, type Secret } from '../io/mask.js';
 import { MARKER_PREFIX, runCommand, which } from '../io/proc.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import { type ExperimentPlan, runExperiment } from './experiment.js';
@@ -35,6 +36,8 @@ export interface RunRequest {
   env: NodeJS.ProcessEnv;
   /** The variables ptg adds or requires for the agent: their names go into the manifest, never their values. */
   envNames?: string[];
+  /** Values masked as `***NAME***` in every file the run keeps. */
+  secrets?: Secret[];
   ptgVersion: string;
 }
 
@@ -99,7 +102,7 @@ export async function preflight(req: Pick<RunRequest, 'workspace' | 'stps' | 'ag
 
 /** Resolves slots, prompts, the run id and the manifest; starts nothing. */
 export async function planRun(req: RunRequest): Promise<RunPlan> {
-  const args = [...DEFAULT_AGENT_ARGS, ...req.extraArgs];
+  const args = [...DEFAULT_AGENT_ARGS, ...req.extraArgs].map((arg) => maskText(arg, req.secrets ?? []));
   const agentPath = await preflight({ ...req, args });
   const ws = await requireWorkspace(req.workspace);
   const install = await planVersionInstall(req.version);
@@ -295,6 +298,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         env: req.env,
         timeoutMs: req.timeoutMs,
         idleTimeoutMs: req.idleTimeoutMs,
+        secrets: req.secrets,
         command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
         signal,
         onStarted: (pid) => {

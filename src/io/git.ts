@@ -122,6 +122,12 @@ export async function worktreeStatus(dir: string): Promise<WorktreeStatus> {
   };
 }
 
+/** The work tree's modified and new files (not ignored ones, not deleted ones), repository paths. */
+export async function changedPaths(dir: string): Promise<string[]> {
+  const out = await git(dir).raw(['status', '--porcelain=v1', '--untracked-files=all', '--no-renames', '-z']);
+  return out.split('\0').filter(Boolean).filter((e) => !e.startsWith(' D') && !e.startsWith('D ')).map((e) => e.slice(3));
+}
+
 /** The folder has a git repository of its own (without one, git would act on a parent's). */
 export async function hasOwnRepository(dir: string): Promise<boolean> {
   return fs.pathExists(path.join(dir, '.git'));

@@ -132,8 +132,9 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   const marker = `${MARKER_PREFIX}${++agentsStarted}`;
   // Raw descriptors, so the agent writes to the file itself: a pipe through ptg is what loses
   // output in Claude Code 2.1.197.
-  const stdout = fs.openSync(opts.stdoutFile, 'w');
-  const stderr = fs.openSync(opts.stderrFile, 'w');
+  // Readable by the user alone: until ptg masks them after the agent ends, they may hold a secret.
+  const stdout = fs.openSync(opts.stdoutFile, 'w', 0o600);
+  const stderr = fs.openSync(opts.stderrFile, 'w', 0o600);
   let child: ChildProcess;
   try {
     child = spawn(opts.command, opts.args, {

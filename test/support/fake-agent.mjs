@@ -13,6 +13,8 @@
 //   fake: setsid                       start a `sleep 600` in a session of its own (it leaves the group)
 //   fake: list-tree                    write every path under the working directory (hidden and
 //                                      ignored ones too) to $FAKE_AGENT_RECORD/<folder>.tree.json
+//   fake: leak <NAME>                  print $NAME's value (in its text, on stderr) and write it into
+//                                      tests/test_leak.py and build/leak.log
 //   fake: linger                       print the result, then never exit (a known Claude Code hang)
 //   fake: spam <MB>                    print this many MB of assistant events
 //   fake: plain                        print plain text only, no JSON
@@ -90,6 +92,14 @@ for (const d of directives) {
     });
     fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
     fs.writeFileSync(path.join(process.env.FAKE_AGENT_RECORD, `${path.basename(cwd)}.tree.json`), JSON.stringify(walk(cwd)));
+  } else if (d.verb === 'leak') {
+    const value = process.env[d.arg] ?? '';
+    emit({ type: 'assistant', message: { id: 'msg_leak', role: 'assistant', content: [{ type: 'text', text: `The token is ${value}.` }], usage }, session_id: session });
+    process.stderr.write(`debug: ${d.arg}=${value}\n`);
+    for (const file of ['tests/test_leak.py', 'build/leak.log']) {
+      fs.mkdirSync(path.dirname(path.join(cwd, file)), { recursive: true });
+      fs.writeFileSync(path.join(cwd, file), `TOKEN = "${value}"\n`);
+    }
   } else if (d.verb === 'spam') {
     const line = `${JSON.stringify({ type: 'assistant', message: { id: 'msg_spam', role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(4000) }], usage }, session_id: session })}\n`;
     const chunk = line.repeat(64);
