@@ -63,6 +63,7 @@ function program(): Command {
       .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
       .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
+      .option('--artifact <glob>', 'keep files the agent left in the slot (ignored ones too), repeatable: --artifact test_run.log', collect, [])
       .option('--resume <run-id>', 're-run only the experiments of that run that did not succeed')
       .option('--run-id <id>', 'use this run id instead of a timestamp (e.g. the CI run number)')
       .option('--repeat <k>', 'run each STP k times (folders ..._r1 ... _rk)')

@@ -1,4 +1,5 @@
-// Issue 11 (a first part): per-version settings, required environment, --env.
+// Issue 11 (its first parts): per-version settings, required environment, --env, secrets off
+// disk, artifacts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { StreamMasker, secretsOf } from '../src/io/mask.js';
 import { FAKE_AGENT, ptg, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
 
 const SECRET = 'artifactory-token-DO-NOT-WRITE-4711';
+const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
 
 describe('masking secrets', () => {
   test('a value split over any two chunks is still found; short values are left alone; longest first', () => {
@@ -78,6 +80,26 @@ describe('per-version settings and the agent\'s environment', () => {
     assert.equal(fs.statSync(path.join(dir, 'claude.jsonl')).mode & 0o777, 0o600);
   });
 
+  test('artifacts: matching files are copied before the reset, ignored ones too, listed and linked from the reports', async () => {
+    const w = await setUpWorkspace(
+      { '1': `# STP 1\n${write('test_run.log', '3 passed\n')}${write('build/reports/std_1.md', '# STD 1\n')}${write('notes.txt', 'n\n')}` },
+      { versions: { v1: { artifacts: ['test_run.log', '**/std_*.md'] } } },
+      { '.gitignore': 'build/\n' },
+    );
+    const r = await w.run(['v1', '--artifact', 'notes.txt']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = runIdOf(r.stdout);
+    const dir = w.expDir('1', 'v1', id);
+    const status = fs.readJsonSync(path.join(dir, 'status.json'));
+    assert.deepEqual(status.artifacts, ['build/reports/std_1.md', 'notes.txt', 'test_run.log']);
+    assert.equal(fs.readFileSync(path.join(dir, 'artifacts/build/reports/std_1.md'), 'utf8'), '# STD 1\n', 'an ignored file is kept too');
+    assert.equal((await ptg(['collect', 'v1'], { cwd: w.root })).code, 0);
+    const results = path.join(w.ws, `results_v1_${id}`);
+    assert.match(fs.readFileSync(path.join(results, 'summary.md'), 'utf8'), /- \[`test_run\.log`\]\(stp_1\/artifacts\/test_run\.log\)/);
+    assert.match(fs.readFileSync(path.join(results, 'report.html'), 'utf8'), /href="stp_1\/artifacts\/build\/reports\/std_1\.md"/);
+    assert.ok(fs.existsSync(path.join(results, 'stp_1/artifacts/test_run.log')));
+  });
+
   test('doctor says which required variables are set and which are missing, never a value', async () => {
     const w = await setUpWorkspace({ '1': '' }, { versions: { v2: { requiredEnv: ['KUBECONFIG', 'ARTIFACTORY_TOKEN'] } } });
     const r = await ptg(['doctor', '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1', KUBECONFIG: SECRET, ARTIFACTORY_TOKEN: '' } });
@@ -95,6 +117,6 @@ describe('per-version settings and the agent\'s environment', () => {
     fs.writeJsonSync(config, { versions: { v1: { requiredEnvs: ['X'] } } });
     const key = await w.run(['v1']);
     assert.equal(key.code, 2);
-    assert.equal(key.stderr.trim(), 'ptg: ptg.config.json: unknown key "versions.v1.requiredEnvs". Known keys in "versions.v1": requiredEnv, env.');
+    assert.equal(key.stderr.trim(), 'ptg: ptg.config.json: unknown key "versions.v1.requiredEnvs". Known keys in "versions.v1": requiredEnv, env, artifacts.');
   });
 });

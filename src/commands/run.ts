@@ -17,6 +17,7 @@ export interface RunFlags extends GlobalFlags {
   agent?: string;
   agentArg?: string[];
   env?: string[];
+  artifact?: string[];
   resume?: string;
   runId?: string;
   repeat?: string;
@@ -75,6 +76,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     env,
     envNames: [...new Set([...settings.required, ...added])],
     secrets: runSecrets(env, [...settings.required, ...added]),
+    artifacts: [...settings.artifacts, ...(flags.artifact ?? [])],
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);

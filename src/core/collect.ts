@@ -3,7 +3,10 @@ import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
 import { findRun, type RunManifest } from './manifest.js';
 import { mergeRun } from './merge.js';
+import { stpFolder } from './experiment-folder.js';
 import { buildReport, type Report } from './report.js';
+
+export { stpFolder };
 
 export interface Renderers {
   markdown(report: Report): string;
@@ -22,10 +25,6 @@ export function resultsDirName(version: string, runId: string): string {
   return `results_${version}_${runId}`;
 }
 
-/** `stp_3`, or `stp_3_r2` for a repeat. */
-export function stpFolder(e: { stp: string; repeat?: number }): string {
-  return `stp_${e.stp}${e.repeat ? `_r${e.repeat}` : ''}`;
-}
 
 /**
  * Writes the results folder of a report: summary.md/.json, report.html, junit.xml and a copy of

@@ -13,6 +13,8 @@ const runSettings = {
   requiredEnv: z.array(envName).optional(),
   /** Added to the agent's environment, like --env. */
   env: z.array(envEntry).optional(),
+  /** Files kept from the slot after the agent ends (globs, ignored files too), like --artifact. */
+  artifacts: z.array(z.string().min(1)).optional(),
 };
 
 export const VersionSettings = z.strictObject(runSettings);

@@ -7,12 +7,13 @@ import type { Config } from './config.js';
 /** The agent's credentials: masked like the variables a run requires or adds. */
 export const API_SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
 
-/** What a version's runs need and add: the settings for all versions, then the version's own. */
-export function envSettings(config: Config, version: string): { required: string[]; entries: string[] } {
+/** What a version's runs need, add and keep: the settings for all versions, then the version's own. */
+export function envSettings(config: Config, version: string): { required: string[]; entries: string[]; artifacts: string[] } {
   const own = config.versions?.[version];
   return {
     required: [...new Set([...(config.requiredEnv ?? []), ...(own?.requiredEnv ?? [])])],
     entries: [...(config.env ?? []), ...(own?.env ?? [])],
+    artifacts: [...(config.artifacts ?? []), ...(own?.artifacts ?? [])],
   };
 }
 

@@ -15,7 +15,13 @@ export const EXPERIMENT_FILES = {
   changed: 'changed-files.txt',
   pyright: 'pyright.json',
   files: 'files',
+  artifacts: 'artifacts',
 };
+
+/** An experiment's folder in its results folder: `stp_3`, or `stp_3_r2` for a repeat. */
+export function stpFolder(e: { stp: string; repeat?: number }): string {
+  return `stp_${e.stp}${e.repeat ? `_r${e.repeat}` : ''}`;
+}
 
 /** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
 export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError'>): string {

@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import path from 'node:path';
 import fs from 'fs-extra';
-import { writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { copyMatching, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
 import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
 import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
@@ -40,6 +40,8 @@ export interface ExperimentContext {
   command?: string;
   /** Values masked as `***NAME***` in everything the experiment keeps, the slot's files included. */
   secrets?: Secret[];
+  /** Globs of the slot's files to keep in `artifacts/` once the agent has ended. */
+  artifacts?: string[];
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
@@ -103,6 +105,8 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
     await runAgent(exp, ctx, status);
     const inSlot = await maskSlot(exp.slotDir, slot, ctx.secrets ?? []);
     await recordChanges(exp, ctx, slot, status);
+    const artifacts = await copyMatching(exp.slotDir, ctx.artifacts ?? [], path.join(exp.dir, FILES.artifacts));
+    if (artifacts.length) status.artifacts = artifacts;
     const masked = [...inSlot, ...(await maskFolder(exp.dir, ctx.secrets ?? []))];
     if (masked.length) status.masked = masked;
   } finally {

@@ -60,6 +60,8 @@ export interface ExperimentStatus {
   removedBeforeStart?: string[];
   /** Where values of the run's secrets were masked (names and counts, never the values). */
   masked?: MaskedFile[];
+  /** Files kept from the slot by `artifacts` globs, repository paths, copied under `artifacts/`. */
+  artifacts?: string[];
 }
 
 export interface ManifestExperiment {

@@ -3,7 +3,7 @@ import { tailLines } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
-import { type ExperimentState, experimentRelDir, type ManifestExperiment, type RunManifest, readStatus } from './manifest.js';
+import { type ExperimentState, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus } from './manifest.js';
 import { isAlive } from './lock.js';
 
 export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';
@@ -20,6 +20,10 @@ export interface ReportExperiment {
   agentError?: string;
   testFiles: string[];
   changedFiles: ChangedFile[];
+  /** Files kept from the slot (`artifacts`), repository paths: under `artifacts/` of the experiment folder. */
+  artifacts: string[];
+  /** Where secrets were masked: names and counts, never values. */
+  masked: MaskedFile[];
   pyright?: { errors: number; warnings: number; failure?: string };
   durationMs?: number;
   turns?: number;
@@ -127,6 +131,8 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     statusLine: status === 'unknown' ? `[STP ${entry.stp}] ? no status written` : statusLine({ ...row, state: status as ExperimentState }),
     testFiles: s?.testFiles ?? [],
     changedFiles: s?.changedFiles ?? [],
+    artifacts: s?.artifacts ?? [],
+    masked: s?.masked ?? [],
     pyright: s?.pyright ? { errors: s.pyright.errors, warnings: s.pyright.warnings, failure: s.pyright.failure } : undefined,
     durationMs: s?.durationMs,
     turns: s?.turns,

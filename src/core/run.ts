@@ -38,6 +38,8 @@ export interface RunRequest {
   envNames?: string[];
   /** Values masked as `***NAME***` in every file the run keeps. */
   secrets?: Secret[];
+  /** Globs of files kept from the slot after each agent ends. */
+  artifacts?: string[];
   ptgVersion: string;
 }
 
@@ -299,6 +301,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         timeoutMs: req.timeoutMs,
         idleTimeoutMs: req.idleTimeoutMs,
         secrets: req.secrets,
+        artifacts: req.artifacts,
         command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
         signal,
         onStarted: (pid) => {

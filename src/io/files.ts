@@ -3,6 +3,18 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
 
+/**
+ * Copies the files under `srcDir` that match `patterns` (globs, dot files and git-ignored files
+ * included, never `.git/`) to the same paths under `destDir`. Returns their relative paths, sorted.
+ */
+export async function copyMatching(srcDir: string, patterns: string[], destDir: string): Promise<string[]> {
+  if (patterns.length === 0) return [];
+  const { glob } = await import('tinyglobby');
+  const files = (await glob(patterns, { cwd: srcDir, dot: true, onlyFiles: true, ignore: ['.git/**'], expandDirectories: false })).sort();
+  for (const rel of files) await fs.copy(path.join(srcDir, rel), path.join(destDir, rel));
+  return files;
+}
+
 /** Writes beside, then renames: a reader sees the old file or the new one, never half of one. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
   await fs.ensureDir(path.dirname(file));

@@ -1,6 +1,8 @@
 import type { Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
 import type { Report, ReportExperiment, ReportStatus } from '../core/report.js';
+import { stpFolder } from '../core/experiment-folder.js';
+import { maskedText } from './markdown.js';
 import { money } from './run.js';
 
 // Written by hand: a page of tables and bar charts is a few template strings, and a chart
@@ -150,6 +152,8 @@ ${e.agentError ? `<p class="error">Agent error: ${esc(e.agentError)}</p>` : ''}
 <p>Folder <code>${esc(e.folder)}</code> · base <code>${esc(e.baseCommit.slice(0, 12))}</code>${e.model ? ` · ${esc(e.model)}` : ''}${esc(tokens)}</p>
 ${e.pyright ? `<p>Pyright: ${esc(e.pyright.errors)} errors, ${esc(e.pyright.warnings)} warnings${e.pyright.failure ? ` · <span class="error">${esc(e.pyright.failure)}</span>` : ''}</p>` : ''}
 <p>Generated or changed files:</p>${files}
+${e.artifacts.length ? `<p>Artifacts:</p><ul>${e.artifacts.map((a) => `<li><a href="${esc(encodeURI(`${stpFolder(e)}/artifacts/${a}`))}"><code>${esc(a)}</code></a></li>`).join('')}</ul>` : ''}
+${e.masked.length ? `<p class="error">Secrets masked: ${esc(maskedText(e.masked))}</p>` : ''}
 <p>Last ${e.logTail.length} log lines:</p><pre>${esc(e.logTail.join('\n')) || '<span class="muted">(empty log)</span>'}</pre></details>`;
 }
 

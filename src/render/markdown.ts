@@ -1,7 +1,14 @@
 import type { Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
 import type { Report, ReportExperiment } from '../core/report.js';
+import { stpFolder } from '../core/experiment-folder.js';
+import type { MaskedFile } from '../core/manifest.js';
 import { money } from './run.js';
+
+/** `ARTIFACTORY_TOKEN in tests/x.py (slot) ×2, claude.jsonl`: where, never what. */
+export function maskedText(masked: MaskedFile[]): string {
+  return masked.map((m) => `${m.name} in ${m.file}${m.where === 'slot' ? ' (the agent wrote it in the slot)' : ''}${m.count > 1 ? ` ×${m.count}` : ''}`).join(', ');
+}
 
 /** A table cell: pipes and newlines would break the row. */
 function cell(value: unknown): string {
@@ -90,6 +97,11 @@ export function summaryMarkdown(report: Report): string {
     if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
     lines.push(e.changedFiles.length ? 'Files generated or changed:' : 'No files generated or changed.');
     for (const f of e.changedFiles) lines.push(`- \`${f.path}\` (${f.status === 'A' ? 'added' : f.status === 'D' ? 'deleted' : 'modified'})`);
+    if (e.artifacts.length) {
+      lines.push('', 'Artifacts:');
+      for (const a of e.artifacts) lines.push(`- [\`${a}\`](${encodeURI(`${stpFolder(e)}/artifacts/${a}`)})`);
+    }
+    if (e.masked.length) lines.push('', `Secrets masked: ${maskedText(e.masked)}`);
     if (e.logTail.length) {
       lines.push('', `<details><summary>Last ${e.logTail.length} lines of claude.log</summary>`, '', '```text', ...e.logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>');
     }
