@@ -63,6 +63,9 @@ function program(): Command {
       .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
       .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
+      .option('--sequential', 'one experiment at a time, in STP order (a version that learns as it goes)')
+      .option('--carry <path>', 'with --sequential: a repository file each experiment hands to the next, repeatable: --carry GRAVEYARD.md', collect, [])
+      .option('--carry-from <file>', 'what the first experiment of the chain receives: the carried file, or a folder of them')
       .option('--artifact <glob>', 'keep files the agent left in the slot (ignored ones too), repeatable: --artifact test_run.log', collect, [])
       .option('--resume <run-id>', 're-run only the experiments of that run that did not succeed')
       .option('--run-id <id>', 'use this run id instead of a timestamp (e.g. the CI run number)')
@@ -76,6 +79,7 @@ function program(): Command {
           'ptg run v1 --stp 1,3 -j 2 --timeout 30m',
           'ptg run v2.2 --agent-arg=--model --agent-arg=sonnet',
           'ptg run v3 --env KUBECONFIG --env ARTIFACTORY_SERVER=https://artifactory.example',
+          'ptg run v3 --sequential --carry GRAVEYARD.md --artifact test_run.log',
           'ptg run v2.1 --resume 20260209_143022',
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),

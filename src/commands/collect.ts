@@ -36,6 +36,10 @@ export async function collectCommand(flags: CollectFlags): Promise<number> {
   ctx.result(`${t.succeeded === t.experiments ? sym.ok : sym.warn} ${report.version} ${report.runId}: ${t.succeeded}/${t.experiments} succeeded · ${t.pyrightErrors} pyright errors · ${money(t.costUsd)}`);
   ctx.result(`  ${path.join(dir, 'summary.md')}`);
   ctx.result(`  ${path.join(dir, 'report.html')}`);
+  for (const file of report.carried ?? []) {
+    const last = report.experiments.filter((e) => e.carry?.left[file] !== undefined).at(-1);
+    ctx.result(`  ${path.join(dir, 'carry', file)}${last ? ` (${last.carry!.left[file]} lines, left by STP ${last.stp})` : ' (no step left one)'}`);
+  }
   if (stepSummary) ctx.print(`  appended to ${stepSummary}`);
   return EXIT.ok;
 }

@@ -1,5 +1,5 @@
 import { doctor } from '../core/doctor.js';
-import { envSettings } from '../core/env.js';
+import { versionSettings } from '../core/settings.js';
 import { DEFAULT_AGENT } from '../core/run.js';
 import { EXIT } from '../errors.js';
 import { sym, table } from '../render/style.js';
@@ -12,7 +12,7 @@ export async function doctorCommand(flags: GlobalFlags & { agent?: string }): Pr
   const print = ctx?.print ?? output(flags).print;
   const workspace = ctx?.workspace ?? resolve(flags.workspace ?? 'parallel');
   const agentCommand = flags.agent ?? (process.env.PTG_AGENT || ctx?.root.config.agent?.command) ?? DEFAULT_AGENT;
-  const requiredEnv = (ctx?.root.versions ?? []).map((v) => ({ version: v.name, names: envSettings(ctx!.root.config, v.name).required })).filter((r) => r.names.length > 0);
+  const requiredEnv = (ctx?.root.versions ?? []).map((v) => ({ version: v.name, names: versionSettings(ctx!.root.config, v.name).required })).filter((r) => r.names.length > 0);
   const checks = await doctor({ workspace, agentCommand, env: process.env, requiredEnv });
   if (flags.json) printJson(checks);
   for (const line of table(checks.map((c) => [c.ok ? sym.ok : c.warning ? sym.warn : sym.fail, c.name, c.detail]))) print(line);

@@ -1,6 +1,6 @@
 import { parseDuration } from '../core/duration.js';
 import { statusLine } from '../core/experiment-folder.js';
-import { agentEnv, envSettings, requireEnv, runSecrets } from '../core/env.js';
+import { agentEnv, chainSettings, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -18,6 +18,9 @@ export interface RunFlags extends GlobalFlags {
   agentArg?: string[];
   env?: string[];
   artifact?: string[];
+  sequential?: boolean;
+  carry?: string[];
+  carryFrom?: string;
   resume?: string;
   runId?: string;
   repeat?: string;
@@ -54,7 +57,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ctx.print(`Shard ${shard} has no STPs (${ctx.root.stps.length} STPs in all): nothing to run.`);
     return EXIT.ok;
   }
-  const settings = envSettings(config, version.name);
+  const settings = versionSettings(config, version.name);
   const { env, added } = agentEnv(process.env, [...settings.entries, ...(flags.env ?? [])]);
   requireEnv(env, settings.required, version.name);
   const timeout = flags.timeout ?? config.timeout;
@@ -77,6 +80,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     envNames: [...new Set([...settings.required, ...added])],
     secrets: runSecrets(env, [...settings.required, ...added]),
     artifacts: [...settings.artifacts, ...(flags.artifact ?? [])],
+    ...(await chainSettings(flags, settings)),
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);

@@ -44,6 +44,16 @@ export async function statusCommand(flags: GlobalFlags & { all?: boolean }): Pro
       e.outputBytes === undefined ? '—' : `${(e.outputBytes / 1024).toFixed(0)} KB`,
     ]);
     for (const line of table(rows, ['STP', 'State', 'Agent pid', 'Elapsed', 'Output'])) ctx.print(`  ${line}`);
+    if (run.sequential) {
+      const at = experiments.findIndex((e) => e.state === 'running' || e.state === 'pending');
+      const id = experiments[at]?.stp;
+      const position = at < 0 ? `all ${experiments.length} done` : `STP ${at + 1} of ${experiments.length}${id === String(at + 1) ? '' : ` (STP id ${id})`}`;
+      ctx.print(`  chain: ${position}`);
+      for (const file of run.sequential.carry) {
+        const steps = experiments.filter((e) => e.carried?.[file] !== undefined).map((e) => `${e.stp}: ${e.carried![file]}`);
+        ctx.print(`  ${file} lines after each step: ${steps.length ? steps.join(', ') : '—'}`);
+      }
+    }
     for (const e of experiments.filter((x) => x.agentAlive && !alive)) {
       ctx.print(c.red(`  STP ${e.stp}: agent pid ${e.pid} still runs without ptg: end it with \`kill -- -${e.pid}\`, then \`ptg run ${run.version} --resume ${run.runId}\`.`));
     }

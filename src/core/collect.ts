@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
-import { findRun, type RunManifest } from './manifest.js';
+import { findRun, type RunManifest, runDir } from './manifest.js';
 import { mergeRun } from './merge.js';
 import { stpFolder } from './experiment-folder.js';
 import { buildReport, type Report } from './report.js';
@@ -31,7 +31,7 @@ export function resultsDirName(version: string, runId: string): string {
  * each experiment folder. Built beside the final folder and renamed into place, so a reader
  * never sees half a report, and re-collecting replaces the old one whole.
  */
-export async function writeResults(report: Report, experimentDirs: string[], outDir: string, render: Renderers, movable = new Set<string>()): Promise<string> {
+export async function writeResults(report: Report, experimentDirs: string[], outDir: string, render: Renderers, movable = new Set<string>(), carryDir?: string): Promise<string> {
   const tmp = `${outDir}.tmp-${process.pid}`;
   await fs.remove(tmp);
   await fs.ensureDir(tmp);
@@ -47,6 +47,8 @@ export async function writeResults(report: Report, experimentDirs: string[], out
     if (movable.has(src)) await fs.rename(src, dest);
     else if (await fs.pathExists(src)) await fs.copy(src, dest, { filter: (p) => !p.endsWith('.tmp') });
   }
+  // A sequential run's last carried files (what the chain learned), kept by the run.
+  if (carryDir && (await fs.pathExists(carryDir))) await fs.copy(carryDir, path.join(tmp, 'carry'));
   const old = `${outDir}.old-${process.pid}`;
   if (await fs.pathExists(outDir)) await fs.rename(outDir, old);
   await fs.rename(tmp, outDir);
@@ -86,7 +88,8 @@ export async function collectRun(
   const manifest: RunManifest = await findRun(ws, version, runId);
   if (manifest.experiments.length === 0) throw new PtgError(`Run ${manifest.runId} of ${version} has no experiments.`);
   const report = await buildReport(manifest);
-  const dir = await writeResults(report, manifest.experiments.map((e) => e.dir), path.join(outRoot, resultsDirName(version, manifest.runId)), render);
+  const carry = manifest.sequential ? path.join(runDir(ws, version, manifest.runId), 'carry') : undefined;
+  const dir = await writeResults(report, manifest.experiments.map((e) => e.dir), path.join(outRoot, resultsDirName(version, manifest.runId)), render, new Set(), carry);
   const stepSummary = await appendStepSummary(render.markdown(report), env);
   return { report, dir, stepSummary };
 }

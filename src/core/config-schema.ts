@@ -15,6 +15,10 @@ const runSettings = {
   env: z.array(envEntry).optional(),
   /** Files kept from the slot after the agent ends (globs, ignored files too), like --artifact. */
   artifacts: z.array(z.string().min(1)).optional(),
+  /** One experiment at a time in STP order, like --sequential. */
+  sequential: z.boolean().optional(),
+  /** Repository paths carried from each experiment into the next (`GRAVEYARD.md`), like --carry. */
+  carry: z.array(z.string().min(1)).optional(),
 };
 
 export const VersionSettings = z.strictObject(runSettings);

@@ -10,6 +10,7 @@ import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
 import { statusFile } from './manifest.js';
+import { keepCarry, placeCarry } from './carry.js';
 import { listFiles, parkOtherVersions, restoreParked } from './park.js';
 import { agentLeftovers, resetSlot } from './slot.js';
 import { readSlot, type SlotState, writeSlot } from './workspace.js';
@@ -42,6 +43,8 @@ export interface ExperimentContext {
   secrets?: Secret[];
   /** Globs of the slot's files to keep in `artifacts/` once the agent has ended. */
   artifacts?: string[];
+  /** Files carried from the previous experiment (`from`: a folder holding them under their repository paths). */
+  carry?: { paths: string[]; from?: string };
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
@@ -102,8 +105,10 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
 
   await parkOtherVersions(ctx.workspace, slot, ctx.version);
   try {
+    if (ctx.carry) status.carry = await placeCarry(exp.slotDir, exp.dir, ctx.carry.paths, ctx.carry.from);
     await runAgent(exp, ctx, status);
     const inSlot = await maskSlot(exp.slotDir, slot, ctx.secrets ?? []);
+    if (ctx.carry) await keepCarry(exp.slotDir, exp.dir, exp.baseCommit, ctx.carry.paths, status.carry!);
     await recordChanges(exp, ctx, slot, status);
     const artifacts = await copyMatching(exp.slotDir, ctx.artifacts ?? [], path.join(exp.dir, FILES.artifacts));
     if (artifacts.length) status.artifacts = artifacts;

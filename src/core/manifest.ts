@@ -3,6 +3,7 @@ import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
 import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
+import type { CarriedLines, CarryStatus } from './carry.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
 import { paths } from './workspace.js';
@@ -62,6 +63,8 @@ export interface ExperimentStatus {
   masked?: MaskedFile[];
   /** Files kept from the slot by `artifacts` globs, repository paths, copied under `artifacts/`. */
   artifacts?: string[];
+  /** A sequential run's carried files: where they came from, lines received and left. */
+  carry?: CarryStatus;
 }
 
 export interface ManifestExperiment {
@@ -81,6 +84,8 @@ export interface ManifestExperiment {
   exitCode?: number;
   turns?: number;
   costUsd?: number;
+  /** A sequential run: lines of each carried file this experiment left. */
+  carried?: CarriedLines;
 }
 
 export interface RunManifest {
@@ -106,6 +111,8 @@ export interface RunManifest {
   timeoutMs?: number;
   repeat: number;
   shard?: string;
+  /** One experiment at a time in STP order, each handing `carry` to the next; the last ones are kept in `carry/` beside the manifest. */
+  sequential?: { carry: string[]; carryFrom?: string };
   experiments: ManifestExperiment[];
 }
 

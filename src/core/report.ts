@@ -2,6 +2,7 @@ import path from 'node:path';
 import { tailLines } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
+import type { CarryStatus } from './carry.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
 import { type ExperimentState, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus } from './manifest.js';
 import { isAlive } from './lock.js';
@@ -24,6 +25,8 @@ export interface ReportExperiment {
   artifacts: string[];
   /** Where secrets were masked: names and counts, never values. */
   masked: MaskedFile[];
+  /** A sequential run: the carried files' lines as received and as left. */
+  carry?: CarryStatus;
   pyright?: { errors: number; warnings: number; failure?: string };
   durationMs?: number;
   turns?: number;
@@ -74,6 +77,8 @@ export interface Report {
   experiments: ReportExperiment[];
   totals: ReportTotals;
   repeats?: RepeatAggregate[];
+  /** A sequential run's carried paths; the last of each are in the results folder's `carry/`. */
+  carried?: string[];
 }
 
 export const LOG_TAIL = 50;
@@ -133,6 +138,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     changedFiles: s?.changedFiles ?? [],
     artifacts: s?.artifacts ?? [],
     masked: s?.masked ?? [],
+    carry: s?.carry,
     pyright: s?.pyright ? { errors: s.pyright.errors, warnings: s.pyright.warnings, failure: s.pyright.failure } : undefined,
     durationMs: s?.durationMs,
     turns: s?.turns,
@@ -208,6 +214,7 @@ export function assemble(manifest: RunManifest, experiments: ReportExperiment[],
     experiments,
     totals: totalsOf(experiments),
     repeats: repeatsOf(experiments),
+    carried: manifest.sequential?.carry,
   };
 }
 

@@ -10,7 +10,8 @@ import type { AgentFigures } from '../io/streamjson.js';
 import { type ExperimentPlan, runExperiment } from './experiment.js';
 import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
-import { type ExperimentStatus, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
+import { CARRY_OUT } from './carry.js';
+import { type ExperimentStatus, type ManifestExperiment, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
 import { buildPrompt, sha256 } from './prompt.js';
 import type { Root, Stp, Version } from './root.js';
 import { paths, readSlot, requireWorkspace, type SlotState, slotName } from './workspace.js';
@@ -40,6 +41,11 @@ export interface RunRequest {
   secrets?: Secret[];
   /** Globs of files kept from the slot after each agent ends. */
   artifacts?: string[];
+  /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
+  sequential?: boolean;
+  carry?: string[];
+  /** What the first experiment of the chain receives: a file (the one carried path) or a folder of them. */
+  carryFrom?: string;
   ptgVersion: string;
 }
 
@@ -189,7 +195,8 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       experiments: [],
     };
   }
-  manifest.concurrency = Math.max(1, Math.min(req.concurrency ?? planned.length, planned.length));
+  if (!req.resume && req.sequential) manifest.sequential = { carry: req.carry ?? [], carryFrom: req.carryFrom };
+  manifest.concurrency = manifest.sequential ? 1 : Math.max(1, Math.min(req.concurrency ?? planned.length, planned.length));
   manifest.timeoutMs = req.timeoutMs;
   const byDir = new Map(manifest.experiments.map((e) => [e.dir, e]));
   for (const e of planned) {
@@ -263,6 +270,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
   }
   try {
     for (const dir of plan.retried) await keepAttempt(dir);
+    if (plan.claimed && manifest.sequential?.carryFrom) await stageCarryFrom(manifest.sequential, path.join(runDir(ws, manifest.version, manifest.runId), CARRY_FROM));
     // A manifest that cannot be written (a full disk) must not tear the run down: its agents
     // finish and their folders are complete. The run then ends with the error.
     let saveError: unknown;
@@ -302,6 +310,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         idleTimeoutMs: req.idleTimeoutMs,
         secrets: req.secrets,
         artifacts: req.artifacts,
+        carry: manifest.sequential && { paths: manifest.sequential.carry, from: carrySource(manifest, e, runDir(ws, manifest.version, manifest.runId)) },
         command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
         signal,
         onStarted: (pid) => {
@@ -320,6 +329,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         exitCode: status.exitCode,
         turns: status.turns,
         costUsd: status.costUsd,
+        carried: status.carry?.left,
         pid: undefined,
       });
       if (!manifest.model && status.model) manifest.model = status.model;
@@ -327,9 +337,15 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
       await save();
       events.onExperimentFinished?.(exp, status);
     };
-    await Promise.all([...bySlot.values()].map(async (list) => {
-      for (const exp of list) await limit(() => one(exp));
-    }));
+    if (manifest.sequential) {
+      // A chain: STP order, one at a time, each waiting for what the one before it left.
+      for (const exp of sortExperiments(plan.experiments).sort((a, b) => (a.repeat ?? 1) - (b.repeat ?? 1))) await one(exp);
+      await keepFinalCarry(manifest, runDir(ws, manifest.version, manifest.runId));
+    } else {
+      await Promise.all([...bySlot.values()].map(async (list) => {
+        for (const exp of list) await limit(() => one(exp));
+      }));
+    }
 
     manifest.state = signal.aborted ? 'interrupted' : 'finished';
     manifest.finishedAt = new Date().toISOString();
@@ -339,6 +355,43 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
     return { manifest, statuses: sortExperiments(statuses), interrupted: signal.aborted };
   } finally {
     await release();
+  }
+}
+
+const FINISHED = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);
+const CARRY_FROM = 'carry-from';
+
+/** The experiments of one chain (one repeat) in order. */
+function chainOf(manifest: RunManifest, repeat?: number) {
+  return sortExperiments(manifest.experiments.filter((e) => e.repeat === repeat));
+}
+
+/**
+ * Where an experiment's carried files come from: the `carry/out/` of the last experiment before
+ * it in its chain that ran to its end (failed ones too: they pass on what they left), else what
+ * --carry-from gave, else nothing. A resumed chain so continues from its last finished step.
+ */
+function carrySource(manifest: RunManifest, e: ManifestExperiment, run: string): string | undefined {
+  const chain = chainOf(manifest, e.repeat);
+  const before = chain.slice(0, chain.indexOf(e)).reverse().find((x) => FINISHED.has(x.state));
+  if (before) return path.join(before.dir, CARRY_OUT);
+  return manifest.sequential?.carryFrom ? path.join(run, CARRY_FROM) : undefined;
+}
+
+/** Copies --carry-from into the run's folder, as the carried paths: resuming needs it still. */
+async function stageCarryFrom(sequential: NonNullable<RunManifest['sequential']>, dest: string): Promise<void> {
+  const from = sequential.carryFrom!;
+  if ((await fs.stat(from)).isDirectory()) await fs.copy(from, dest);
+  else await fs.copy(from, path.join(dest, sequential.carry[0]!));
+}
+
+/** The run keeps each chain's last carried files beside its manifest: `carry/` (`carry/r<k>/` with --repeat). */
+async function keepFinalCarry(manifest: RunManifest, run: string): Promise<void> {
+  for (const repeat of new Set(manifest.experiments.map((e) => e.repeat))) {
+    const last = chainOf(manifest, repeat).reverse().find((x) => FINISHED.has(x.state));
+    const dest = path.join(run, 'carry', repeat ? `r${repeat}` : '');
+    await fs.remove(dest);
+    if (last && (await fs.pathExists(path.join(last.dir, CARRY_OUT)))) await fs.copy(path.join(last.dir, CARRY_OUT), dest);
   }
 }
 

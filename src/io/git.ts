@@ -128,6 +128,14 @@ export async function changedPaths(dir: string): Promise<string[]> {
   return out.split('\0').filter(Boolean).filter((e) => !e.startsWith(' D') && !e.startsWith('D ')).map((e) => e.slice(3));
 }
 
+/** Puts `paths` back as they are at `commit`: checked out where tracked there, else removed. */
+export async function restorePaths(dir: string, commit: string, paths: string[]): Promise<void> {
+  if (paths.length === 0) return;
+  const tracked = (await git(dir).raw(['ls-tree', '-r', '--name-only', '-z', commit, '--', ...paths])).split('\0').filter(Boolean);
+  if (tracked.length) await git(dir).raw(['checkout', commit, '--', ...tracked]);
+  for (const p of paths.filter((p) => !tracked.includes(p))) await fs.remove(path.join(dir, p));
+}
+
 /** The folder has a git repository of its own (without one, git would act on a parent's). */
 export async function hasOwnRepository(dir: string): Promise<boolean> {
   return fs.pathExists(path.join(dir, '.git'));

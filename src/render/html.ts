@@ -184,6 +184,14 @@ export function reportHtml(report: Report): string {
     + r.repeats.map((a) => `<tr><td>${esc(a.stp)}</td><td class="n">${a.runs}</td><td class="n">${a.succeeded}/${a.runs}</td><td class="n">${num(a.meanPyrightErrors, a.sdPyrightErrors)}</td>`
       + `<td class="n">${formatDuration(a.meanDurationMs)}${a.sdDurationMs === undefined ? '' : ` ± ${formatDuration(a.sdDurationMs)}`}</td><td class="n">${money(a.meanCostUsd)}</td></tr>`).join('\n')
     + '</tbody></table>')}`;
+  const files = r.carried ?? [];
+  const lines = (n: number | undefined) => (n === undefined ? '—' : String(n));
+  const carry = files.length
+    ? `<h2>Carried files</h2><p>${files.map((f) => `<a href="${esc(encodeURI(`carry/${f}`))}"><code>${esc(f)}</code></a>`).join(', ')}: handed from each experiment to the next; the links are the last ones. Lines received → left:</p>`
+      + wrap(`<table><thead><tr><th>STP</th><th>Status</th>${files.map((f) => `<th class="n">${esc(f)}</th>`).join('')}</tr></thead><tbody>`
+        + r.experiments.map((e) => `<tr><td>${esc(label(e))}</td><td>${pill(e.status, e.statusText)}</td>${files.map((f) => `<td class="n">${lines(e.carry?.received[f])} → ${lines(e.carry?.left[f])}</td>`).join('')}</tr>`).join('\n')
+        + '</tbody></table>')
+    : '';
   const state = RUN_STATE[r.runState];
   return page(`ptg ${r.version} ${r.runId}`, `<h1>ptg report · ${esc(r.version)} · ${esc(r.runId)}</h1>
 ${state ? `<p class="banner">${esc(state)}</p>` : ''}
@@ -191,6 +199,7 @@ ${state ? `<p class="banner">${esc(state)}</p>` : ''}
 <h2>Experiments</h2>${wrap(overview)}
 <h2>Charts</h2><div class="charts">${charts.join('\n')}</div>
 ${repeats ?? ''}
+${carry}
 <h2>Details</h2>
 ${r.experiments.map(experimentDetails).join('\n')}`);
 }

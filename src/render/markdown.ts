@@ -92,6 +92,7 @@ export function summaryMarkdown(report: Report): string {
       ]),
     ));
   }
+  if (report.carried?.length) lines.push('', ...carryMarkdown(report));
   for (const e of report.experiments) {
     lines.push('', `## STP ${label(e)}`, '', '`' + e.statusLine + '`', '');
     if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
@@ -107,6 +108,25 @@ export function summaryMarkdown(report: Report): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** A sequential run: what each step received and left of the carried files, and where the last ones are. */
+function carryMarkdown(report: Report): string[] {
+  const files = report.carried!;
+  const count = (n: number | undefined) => (n === undefined ? '—' : `${n} line${n === 1 ? '' : 's'}`);
+  const rows = report.experiments.map((e) => [
+    label(e),
+    e.statusText,
+    ...files.flatMap((f) => [count(e.carry?.received[f]), count(e.carry?.left[f])]),
+    e.carry && e.status !== 'succeeded' ? `passed on as the ${e.statusText} agent left it` : '',
+  ]);
+  return [
+    '## Carried files',
+    '',
+    `${files.map((f) => `\`${f}\``).join(', ')}, handed from each experiment to the next in STP order. The last: ${files.map((f) => `[carry/${f}](${encodeURI(`carry/${f}`)})`).join(', ')}.`,
+    '',
+    ...tableMd(['STP', 'Status', ...files.flatMap((f) => [`${f} received`, 'left']), ''], rows),
+  ];
 }
 
 /** The comparison as markdown: one row per STP, one column group per run, aggregates below. */

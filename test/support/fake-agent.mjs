@@ -3,6 +3,7 @@
 // STP file named in it, and does what the STP's `fake:` lines say. Prints events shaped like
 // Claude Code's. Directives (one per line in the STP):
 //   fake: write <path> <json string>   write a file (relative to the working directory)
+//   fake: append <path> <json string>  append to a file (relative to the working directory)
 //   fake: sleep <ms>                   wait before answering
 //   fake: exit <code>                  exit with this code after the result
 //   fake: error <message>              result with is_error: true, exit 0
@@ -75,6 +76,9 @@ for (const d of directives) {
     turns += 1;
     emit({ type: 'assistant', message: { id: `msg_${turns}`, role: 'assistant', content: [{ type: 'tool_use', id: `tu_${turns}`, name: 'Write', input: { file_path: path.join(cwd, file) } }], usage }, session_id: session });
     emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: `tu_${turns}`, content: 'File written' }] }, session_id: session });
+  } else if (d.verb === 'append') {
+    const [, file, json] = /^(\S+) (.*)$/.exec(d.arg);
+    fs.appendFileSync(path.join(cwd, file), JSON.parse(json));
   } else if (d.verb === 'sleep') {
     await sleep(Number(d.arg));
   } else if (d.verb === 'grandchild') {

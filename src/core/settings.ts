@@ -1,5 +1,8 @@
-// The agent's environment: ptg's own, plus `env` entries (config, then --env), checked against
+// A version's run settings (ptg.config.json for all versions, then the version's own), and the
+// agent's environment: ptg's own plus `env` entries (config, then --env), checked against
 // `requiredEnv` before anything starts. Names only ever reach a file; values stay in memory.
+import path from 'node:path';
+import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
 import { type Secret, secretsOf } from '../io/mask.js';
 import type { Config } from './config.js';
@@ -8,13 +11,24 @@ import type { Config } from './config.js';
 export const API_SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'];
 
 /** What a version's runs need, add and keep: the settings for all versions, then the version's own. */
-export function envSettings(config: Config, version: string): { required: string[]; entries: string[]; artifacts: string[] } {
+export function versionSettings(config: Config, version: string) {
   const own = config.versions?.[version];
   return {
     required: [...new Set([...(config.requiredEnv ?? []), ...(own?.requiredEnv ?? [])])],
     entries: [...(config.env ?? []), ...(own?.env ?? [])],
     artifacts: [...(config.artifacts ?? []), ...(own?.artifacts ?? [])],
+    sequential: own?.sequential ?? config.sequential ?? false,
+    carry: own?.carry ?? config.carry ?? [],
   };
+}
+
+/** A carried file's path: inside the repository, `/`-separated, no `..`. */
+export function carryPath(text: string): string {
+  const p = text.replace(/\\/g, '/').replace(/^\.\//, '');
+  if (!p || p.startsWith('/') || p.split('/').some((part) => part === '..' || part === '' || part === '.git')) {
+    throw new UsageError(`--carry ${text}: give a path inside the repository, like GRAVEYARD.md or docs/LESSONS.md.`);
+  }
+  return p;
 }
 
 /**
@@ -47,4 +61,22 @@ export function requireEnv(env: NodeJS.ProcessEnv, required: string[], version: 
 /** The values every file of the run masks: the required and added variables and the agent's credentials. */
 export function runSecrets(env: NodeJS.ProcessEnv, names: string[]): Secret[] {
   return secretsOf(env, [...names, ...API_SECRETS]);
+}
+
+/** --sequential, --carry and --carry-from over the config's `sequential` and `carry`: checked before anything starts. */
+export async function chainSettings(
+  flags: { sequential?: boolean; carry?: string[]; carryFrom?: string },
+  settings: ReturnType<typeof versionSettings>,
+): Promise<{ sequential: boolean; carry: string[]; carryFrom?: string }> {
+  const sequential = flags.sequential ?? settings.sequential;
+  const carry = (flags.carry?.length ? flags.carry : settings.carry).map(carryPath);
+  if (!sequential && (carry.length || flags.carryFrom)) throw new UsageError('--carry and --carry-from hand files from one experiment to the next: they need --sequential (or "sequential": true).');
+  let carryFrom: string | undefined;
+  if (flags.carryFrom) {
+    carryFrom = path.resolve(flags.carryFrom);
+    const stat = await fs.stat(carryFrom).catch(() => undefined);
+    if (!stat) throw new UsageError(`--carry-from ${flags.carryFrom}: no such file or folder.`);
+    if (stat.isFile() && carry.length !== 1) throw new UsageError(`--carry-from ${flags.carryFrom} is one file: with ${carry.length} carried paths, give a folder that holds them under their repository paths.`);
+  }
+  return { sequential, carry, carryFrom };
 }
