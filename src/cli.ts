@@ -63,6 +63,7 @@ function program(): Command {
       .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
       .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
+      .option('--model <model>', 'the model; several (repeatable, or a,b) make a matrix: every STP with each', collect, [])
       .option('--sequential', 'one experiment at a time, in STP order (a version that learns as it goes)')
       .option('--carry <path>', 'with --sequential: a repository file each experiment hands to the next, repeatable: --carry GRAVEYARD.md', collect, [])
       .option('--carry-from <file>', 'what the first experiment of the chain receives: the carried file, or a folder of them')
@@ -80,6 +81,7 @@ function program(): Command {
           'ptg run v2.2 --agent-arg=--model --agent-arg=sonnet',
           'ptg run v3 --env KUBECONFIG --env ARTIFACTORY_SERVER=https://artifactory.example',
           'ptg run v3 --sequential --carry GRAVEYARD.md --artifact test_run.log',
+          'ptg run v2.1 --model opus,sonnet     # one experiment per STP and model',
           'ptg run v2.1 --resume 20260209_143022',
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),

@@ -78,3 +78,35 @@ describe('ptg run --sequential --carry', () => {
     assert.match(outside.stderr, /give a path inside the repository/);
   });
 });
+
+describe('ptg run --model a,b: a matrix of models', () => {
+  test('2 models × 3 STPs: 6 experiments, each agent got its --model; rows per STP and model; compare labels each', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n', '2': '# STP 2\n', '3': '# STP 3\nfake: exit 2\n' });
+    const r = await w.run(['v1', '--model', 'opus,sonnet', '--run-id', 'matrix']);
+    assert.equal(r.code, 1, r.stderr);
+    const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/matrix/manifest.json'));
+    assert.deepEqual(manifest.models, ['opus', 'sonnet']);
+    assert.deepEqual(manifest.experiments.map((e: { stp: string; model: string }) => `${e.stp} ${e.model}`), ['1 opus', '1 sonnet', '2 opus', '2 sonnet', '3 opus', '3 sonnet']);
+    for (const stp of ['1', '2', '3']) {
+      for (const model of ['opus', 'sonnet']) {
+        const s = fs.readJsonSync(path.join(w.ws, 'experiments', `v1_experiment_matrix_${model}`, `${stp}-upstream`, 'status.json'));
+        assert.equal(s.requestedModel, model);
+        assert.equal(s.model, model, 'the agent received --model and ran on it');
+      }
+    }
+    assert.equal((await ptg(['collect', 'v1', 'matrix'], { cwd: w.root })).code, 0);
+    const summary = fs.readJsonSync(path.join(w.ws, 'results_v1_matrix', 'summary.json'));
+    assert.equal(summary.experiments.length, 6);
+    assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_matrix', 'summary.md'), 'utf8'), /^\| 2 sonnet \| succeeded \|/m);
+
+    const compare = await ptg(['compare', 'v1@matrix', 'v1:opus@matrix'], { cwd: w.root });
+    assert.equal(compare.code, 0, compare.stderr);
+    assert.match(compare.stdout, /^\| STP \| v1:opus@matrix status \| .* \| v1:sonnet@matrix status \| .* \| v1:opus@matrix status \|/m);
+    const missing = await ptg(['compare', 'v1:haiku@matrix'], { cwd: w.root });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /has no model haiku: it ran opus, sonnet/);
+    const twice = await w.run(['v1', '--model', 'opus', '--agent-arg=--model', '--agent-arg=opus']);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /The model is given twice/);
+  });
+});

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { compareReports } from '../core/compare.js';
 import { findRun } from '../core/manifest.js';
-import { buildReport } from '../core/report.js';
+import { buildReport, modelReport } from '../core/report.js';
 import { compareIds, findVersion } from '../core/root.js';
 import { EXIT, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
@@ -14,13 +14,19 @@ export async function compareCommand(flags: GlobalFlags & { args: string[]; out?
   if (flags.args.length < 1) throw new UsageError('Name at least one version to compare, like `ptg compare v1 v2.1@20260209_143022`.');
   const reports = [];
   for (const arg of flags.args) {
-    const [version, runId] = arg.split('@') as [string, string | undefined];
+    // v2.1, v2.1@<run-id>, v2.1:opus@<run-id>: a matrix run without a model gives a column group per model.
+    const [name, runId] = arg.split('@') as [string, string | undefined];
+    const [version, model] = name.split(':') as [string, string | undefined];
     findVersion(ctx.root, version);
-    reports.push(await buildReport(await findRun(ctx.workspace, version, runId)));
+    const report = await buildReport(await findRun(ctx.workspace, version, runId));
+    const models = [...new Set(report.experiments.map((e) => e.requestedModel).filter((m): m is string => Boolean(m)))];
+    if (model && !models.includes(model)) throw new UsageError(`Run ${report.runId} of ${version} has no model ${model}${models.length ? `: it ran ${models.join(', ')}` : ''}.`);
+    for (const m of model ? [model] : models) reports.push(modelReport(report, m));
+    if (models.length === 0) reports.push(report);
   }
   const comparison = compareReports(reports, compareIds);
   const markdown = comparisonMarkdown(comparison);
-  const base = path.join(flags.out ? path.resolve(flags.out) : ctx.workspace, `comparison_${comparison.runs.map((r) => `${r.version}@${r.runId}`).join('_vs_')}`);
+  const base = path.join(flags.out ? path.resolve(flags.out) : ctx.workspace, `comparison_${comparison.runs.map((r) => r.label.replace(/[^\w.@-]/g, '_')).join('_vs_')}`);
   await writeFileAtomic(`${base}.md`, markdown);
   await writeFileAtomic(`${base}.html`, comparisonHtml(comparison));
   if (flags.json) printJson(comparison);

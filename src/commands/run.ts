@@ -1,6 +1,6 @@
 import { parseDuration } from '../core/duration.js';
-import { statusLine } from '../core/experiment-folder.js';
-import { agentEnv, chainSettings, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
+import { experimentLabel, statusLine } from '../core/experiment-folder.js';
+import { agentEnv, chainSettings, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -18,6 +18,7 @@ export interface RunFlags extends GlobalFlags {
   agentArg?: string[];
   env?: string[];
   artifact?: string[];
+  model?: string[];
   sequential?: boolean;
   carry?: string[];
   carryFrom?: string;
@@ -80,13 +81,14 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     envNames: [...new Set([...settings.required, ...added])],
     secrets: runSecrets(env, [...settings.required, ...added]),
     artifacts: [...settings.artifacts, ...(flags.artifact ?? [])],
+    models: modelsOf(flags.model, settings, [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])]),
     ...(await chainSettings(flags, settings)),
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);
   const { manifest } = plan;
   const rows = new Map<string, LiveRow>(
-    plan.experiments.map((e) => [e.dir, { label: e.repeat ? `${e.stp} r${e.repeat}` : e.stp, state: 'pending' }]),
+    plan.experiments.map((e) => [e.dir, { label: experimentLabel(e.stp, e.model, e.repeat), state: 'pending' }]),
   );
   ctx.print(
     `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath}`,

@@ -48,7 +48,13 @@ export function compareReports(reports: Report[], order: (a: string, b: string) 
   const stps = [...new Set(reports.flatMap((r) => r.experiments.map((e) => e.stp)))].sort(order);
   return {
     format: 1,
-    runs: reports.map((r) => ({ version: r.version, runId: r.runId, label: `${r.version}@${r.runId}`, model: r.model, agentVersion: r.agent.version })),
+    runs: reports.map((r) => ({
+      version: r.version,
+      runId: r.runId,
+      label: `${r.version}${r.experiments.some((e) => e.requestedModel) && r.model ? `:${r.model}` : ''}@${r.runId}`,
+      model: r.model,
+      agentVersion: r.agent.version,
+    })),
     rows: stps.map((stp) => ({
       stp,
       // With --repeat a run has several experiments per STP; the first stands in the row, the aggregate counts all.

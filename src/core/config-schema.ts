@@ -15,6 +15,8 @@ const runSettings = {
   env: z.array(envEntry).optional(),
   /** Files kept from the slot after the agent ends (globs, ignored files too), like --artifact. */
   artifacts: z.array(z.string().min(1)).optional(),
+  /** The model, or models (a matrix: every STP with each), like --model. */
+  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   /** One experiment at a time in STP order, like --sequential. */
   sequential: z.boolean().optional(),
   /** Repository paths carried from each experiment into the next (`GRAVEYARD.md`), like --carry. */

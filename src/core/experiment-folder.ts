@@ -23,9 +23,14 @@ export function stpFolder(e: { stp: string; repeat?: number }): string {
   return `stp_${e.stp}${e.repeat ? `_r${e.repeat}` : ''}`;
 }
 
+/** What names one experiment of a run in tables and lines: `3`, `3 opus`, `3 r2`, `3 opus r2`. */
+export function experimentLabel(stp: string, model?: string, repeat?: number): string {
+  return `${stp}${model ? ` ${model}` : ''}${repeat ? ` r${repeat}` : ''}`;
+}
+
 /** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
-export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError'>): string {
-  const who = `[STP ${status.stp}${status.repeat ? ` r${status.repeat}` : ''}]`;
+export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'requestedModel' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError'>): string {
+  const who = `[STP ${experimentLabel(status.stp, status.requestedModel, status.repeat)}]`;
   switch (status.state) {
     case 'succeeded':
       return `${who} ✓ Completed successfully`;

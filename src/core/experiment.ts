@@ -19,6 +19,8 @@ export interface ExperimentPlan {
   stp: string;
   stpFile: string;
   repeat?: number;
+  /** The model asked for (--model), passed to the agent as `--model M`. */
+  model?: string;
   slot: string;
   slotDir: string;
   /** `<slot>/<version>_experiment_<run-id>[_r<k>]` */
@@ -89,7 +91,7 @@ function oneLineReason(error: unknown): string {
 
 function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatus {
   const { stp, repeat, slot, baseCommit } = exp;
-  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, slot, baseCommit, state: 'running', timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs };
+  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, requestedModel: exp.model, slot, baseCommit, state: 'running', timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs };
 }
 
 async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<ExperimentStatus> {

@@ -25,6 +25,8 @@ export interface ExperimentStatus {
   version: string;
   runId: string;
   repeat?: number;
+  /** The model asked for with --model; `model` is what the agent's init event reported. */
+  requestedModel?: string;
   slot: string;
   baseCommit: string;
   state: ExperimentState;
@@ -70,6 +72,8 @@ export interface ExperimentStatus {
 export interface ManifestExperiment {
   stp: string;
   repeat?: number;
+  /** The model asked for (--model): a matrix run has one experiment per STP and model. */
+  model?: string;
   slot: string;
   /** Absolute path of the experiment folder. */
   dir: string;
@@ -105,6 +109,8 @@ export interface RunManifest {
   /** Every agent of the run carries `PTG_MARKER=<marker><n>` in its environment. */
   marker?: string;
   model?: string;
+  /** The models of a matrix run (--model a,b). */
+  models?: string[];
   /** sha256 of the version's installed files (prompt or orchestrator and skills). */
   versionHash: string;
   concurrency: number;
@@ -169,8 +175,8 @@ export async function findRun(ws: string, version: string, runId?: string): Prom
   return run;
 }
 
-export function sortExperiments<T extends { stp: string; repeat?: number }>(list: T[]): T[] {
-  return [...list].sort((a, b) => compareIds(a.stp, b.stp) || (a.repeat ?? 1) - (b.repeat ?? 1));
+export function sortExperiments<T extends { stp: string; repeat?: number; model?: string }>(list: T[]): T[] {
+  return [...list].sort((a, b) => compareIds(a.stp, b.stp) || (a.model ?? '').localeCompare(b.model ?? '') || (a.repeat ?? 1) - (b.repeat ?? 1));
 }
 
 export function statusFile(expDir: string): string {

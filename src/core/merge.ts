@@ -70,16 +70,16 @@ export async function mergeRun(
         const dir = path.join(root, relativeDir(entry));
         // An experiment this shard planned but never started has no folder: it is not its result.
         if (!(await fs.pathExists(dir)) && entry.state === 'pending') continue;
-        const key = `${entry.stp}#${entry.repeat ?? 1}`;
+        const key = `${entry.stp}#${entry.model ?? ''}#${entry.repeat ?? 1}`;
         const other = found.get(key);
         if (other) {
-          throw new PtgError(`STP ${entry.stp}${entry.repeat ? ` r${entry.repeat}` : ''} of ${version} ${runId} is in both ${other.source} and ${source}: keep one of them.`);
+          throw new PtgError(`STP ${entry.stp}${entry.model ? ` ${entry.model}` : ''}${entry.repeat ? ` r${entry.repeat}` : ''} of ${version} ${runId} is in both ${other.source} and ${source}: keep one of them.`);
         }
         found.set(key, { source, manifest, entry, dir });
       }
     }
     if (found.size === 0) throw new PtgError(`No experiments of ${version} ${runId} in ${sources.join(', ')}.`);
-    const list = sortExperiments([...found.values()].map((f) => ({ ...f, stp: f.entry.stp, repeat: f.entry.repeat })));
+    const list = sortExperiments([...found.values()].map((f) => ({ ...f, stp: f.entry.stp, repeat: f.entry.repeat, model: f.entry.model })));
     const first = [...manifests].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0]!;
     const experiments = [];
     for (const f of list) {

@@ -12,6 +12,8 @@ export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';
 export interface ReportExperiment {
   stp: string;
   repeat?: number;
+  /** The model asked for (--model); `model` is the one the agent reported. */
+  requestedModel?: string;
   status: ReportStatus;
   /** "succeeded", "failed (exit 3)", "agent error", ... */
   statusText: string;
@@ -83,6 +85,20 @@ export interface Report {
 
 export const LOG_TAIL = 50;
 
+/**
+ * The agent reported another model than the one asked for. An alias asked for (`opus`) is in the
+ * full name the agent reports (`claude-opus-4-8[1m]`): that is a match.
+ */
+export function modelMismatch(e: Pick<ReportExperiment, 'requestedModel' | 'model'>): boolean {
+  return Boolean(e.requestedModel && e.model && !e.model.toLowerCase().includes(e.requestedModel.toLowerCase()));
+}
+
+/** One model's part of a matrix run, as a report of its own (compare puts each in a column group). */
+export function modelReport(report: Report, model: string): Report {
+  const experiments = report.experiments.filter((e) => e.requestedModel === model);
+  return { ...report, model, experiments, totals: totalsOf(experiments), repeats: repeatsOf(experiments) };
+}
+
 const TEXT: Record<ReportStatus, string> = {
   succeeded: 'succeeded',
   failed: 'failed',
@@ -115,7 +131,7 @@ function sd(values: number[]): number | undefined {
 }
 
 /** Reads one experiment folder into a report row; a folder without status.json is `unknown`. */
-export async function readExperiment(dir: string, entry: Pick<ManifestExperiment, 'stp' | 'repeat' | 'baseCommit' | 'state'>, runAlive: boolean): Promise<ReportExperiment> {
+export async function readExperiment(dir: string, entry: Pick<ManifestExperiment, 'stp' | 'repeat' | 'model' | 'baseCommit' | 'state'>, runAlive: boolean): Promise<ReportExperiment> {
   const s = await readStatus(dir);
   let status: ReportStatus = s?.state && s.state !== 'pending' ? s.state : 'unknown';
   // A status that says running while no ptg runs it any more: the run died.
@@ -124,6 +140,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
   const row = {
     stp: entry.stp,
     repeat: entry.repeat,
+    requestedModel: entry.model,
     status,
     exitCode: s?.exitCode,
     signal: s?.signal,

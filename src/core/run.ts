@@ -41,6 +41,8 @@ export interface RunRequest {
   secrets?: Secret[];
   /** Globs of files kept from the slot after each agent ends. */
   artifacts?: string[];
+  /** Each model gets every STP (a matrix in one run id); the agent gets `--model M`. */
+  models?: string[];
   /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
   sequential?: boolean;
   carry?: string[];
@@ -80,8 +82,9 @@ export function modelOf(args: string[]): string | undefined {
   return args[i]!.includes('=') ? args[i]!.split('=')[1] : args[i + 1];
 }
 
-export function experimentDirName(version: string, runId: string, repeat?: number): string {
-  return `${version}_experiment_${runId}${repeat ? `_r${repeat}` : ''}`;
+/** `v3_experiment_<run-id>`, then `_<model>` with --model, then `_r<k>` with --repeat. */
+export function experimentDirName(version: string, runId: string, repeat?: number, model?: string): string {
+  return `${version}_experiment_${runId}${model ? `_${model.replace(/[^\w.-]/g, '_')}` : ''}${repeat ? `_r${repeat}` : ''}`;
 }
 
 /**
@@ -136,16 +139,17 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   let runId: string;
   const planned: ExperimentPlan[] = [];
 
-  const plan = async (stp: Stp, r?: number, dir?: string): Promise<ExperimentPlan> => {
+  const plan = async (stp: Stp, r?: number, model?: string, dir?: string): Promise<ExperimentPlan> => {
     const slot = slots.get(stp.id)!;
     const prompt = buildPrompt(req.version, versionText, await fs.readFile(stp.file, 'utf8'), stp.file, req.root.config.prompts);
     return {
       stp: stp.id,
       stpFile: stp.file,
       repeat: r,
+      model,
       slot: slot.slot,
       slotDir: slot.dir,
-      dir: dir ?? path.join(paths.experiments(req.workspace), experimentDirName(req.version.name, runId, r), slot.slot),
+      dir: dir ?? path.join(paths.experiments(req.workspace), experimentDirName(req.version.name, runId, r, model), slot.slot),
       baseCommit: slot.baseCommit,
       prompt,
       promptSha256: sha256(prompt),
@@ -165,14 +169,16 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
       const stp = req.stps.find((s) => s.id === e.stp)!;
       // Its folder stays where the run put it (inside the slot for a run of ptg 0.1).
-      planned.push(await plan(stp, e.repeat, e.dir));
+      planned.push(await plan(stp, e.repeat, e.model, e.dir));
       retried.push(e.dir);
     }
     if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
   } else {
     runId = await claimRunId(req.workspace, req.version.name, req.runId);
     for (const stp of req.stps) {
-      for (let r = 1; r <= repeat; r++) planned.push(await plan(stp, repeat > 1 ? r : undefined));
+      for (const model of req.models?.length ? req.models : [undefined]) {
+        for (let r = 1; r <= repeat; r++) planned.push(await plan(stp, repeat > 1 ? r : undefined, model));
+      }
     }
     manifest = {
       format: 1,
@@ -186,7 +192,8 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       startedAt: new Date().toISOString(),
       repo: ws.repo,
       agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames },
-      model: modelOf(args),
+      model: req.models?.length === 1 ? req.models[0] : req.models?.length ? undefined : modelOf(args),
+      models: req.models?.length ? req.models : undefined,
       versionHash: install.hash,
       concurrency: 0,
       timeoutMs: req.timeoutMs,
@@ -204,6 +211,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     byDir.set(e.dir, {
       stp: e.stp,
       repeat: e.repeat,
+      model: e.model,
       slot: e.slot,
       dir: e.dir,
       baseCommit: e.baseCommit,
@@ -304,7 +312,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         workspace: ws,
         version: manifest.version,
         runId: manifest.runId,
-        agent: { command: plan.agentPath, args: manifest.agent.args },
+        agent: { command: plan.agentPath, args: exp.model ? [...manifest.agent.args, '--model', exp.model] : manifest.agent.args },
         env: req.env,
         timeoutMs: req.timeoutMs,
         idleTimeoutMs: req.idleTimeoutMs,
@@ -332,14 +340,16 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         carried: status.carry?.left,
         pid: undefined,
       });
-      if (!manifest.model && status.model) manifest.model = status.model;
+      if (!manifest.model && !manifest.models && status.model) manifest.model = status.model;
       statuses.push(status);
       await save();
       events.onExperimentFinished?.(exp, status);
     };
     if (manifest.sequential) {
       // A chain: STP order, one at a time, each waiting for what the one before it left.
-      for (const exp of sortExperiments(plan.experiments).sort((a, b) => (a.repeat ?? 1) - (b.repeat ?? 1))) await one(exp);
+      // One chain per model and repeat, one after another.
+      const chainKey = (e: { model?: string; repeat?: number }) => `${e.model ?? ''}\0${String(e.repeat ?? 1).padStart(6, '0')}`;
+      for (const exp of sortExperiments(plan.experiments).sort((a, b) => chainKey(a).localeCompare(chainKey(b)))) await one(exp);
       await keepFinalCarry(manifest, runDir(ws, manifest.version, manifest.runId));
     } else {
       await Promise.all([...bySlot.values()].map(async (list) => {
@@ -361,9 +371,9 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
 const FINISHED = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);
 const CARRY_FROM = 'carry-from';
 
-/** The experiments of one chain (one repeat) in order. */
-function chainOf(manifest: RunManifest, repeat?: number) {
-  return sortExperiments(manifest.experiments.filter((e) => e.repeat === repeat));
+/** The experiments of one chain (one model, one repeat) in order. */
+function chainOf(manifest: RunManifest, repeat?: number, model?: string) {
+  return sortExperiments(manifest.experiments.filter((e) => e.repeat === repeat && e.model === model));
 }
 
 /**
@@ -372,7 +382,7 @@ function chainOf(manifest: RunManifest, repeat?: number) {
  * --carry-from gave, else nothing. A resumed chain so continues from its last finished step.
  */
 function carrySource(manifest: RunManifest, e: ManifestExperiment, run: string): string | undefined {
-  const chain = chainOf(manifest, e.repeat);
+  const chain = chainOf(manifest, e.repeat, e.model);
   const before = chain.slice(0, chain.indexOf(e)).reverse().find((x) => FINISHED.has(x.state));
   if (before) return path.join(before.dir, CARRY_OUT);
   return manifest.sequential?.carryFrom ? path.join(run, CARRY_FROM) : undefined;
@@ -385,11 +395,12 @@ async function stageCarryFrom(sequential: NonNullable<RunManifest['sequential']>
   else await fs.copy(from, path.join(dest, sequential.carry[0]!));
 }
 
-/** The run keeps each chain's last carried files beside its manifest: `carry/` (`carry/r<k>/` with --repeat). */
+/** The run keeps each chain's last carried files beside its manifest: `carry/` (`carry/<model>/r<k>/` with --model and --repeat). */
 async function keepFinalCarry(manifest: RunManifest, run: string): Promise<void> {
-  for (const repeat of new Set(manifest.experiments.map((e) => e.repeat))) {
-    const last = chainOf(manifest, repeat).reverse().find((x) => FINISHED.has(x.state));
-    const dest = path.join(run, 'carry', repeat ? `r${repeat}` : '');
+  const chains = new Map(manifest.experiments.map((e) => [`${e.model}/${e.repeat}`, e]));
+  for (const { repeat, model } of chains.values()) {
+    const last = chainOf(manifest, repeat, model).reverse().find((x) => FINISHED.has(x.state));
+    const dest = path.join(run, 'carry', model ? model.replace(/[^\w.-]/g, '_') : '', repeat ? `r${repeat}` : '');
     await fs.remove(dest);
     if (last && (await fs.pathExists(path.join(last.dir, CARRY_OUT)))) await fs.copy(path.join(last.dir, CARRY_OUT), dest);
   }

@@ -17,6 +17,7 @@ export function versionSettings(config: Config, version: string) {
     required: [...new Set([...(config.requiredEnv ?? []), ...(own?.requiredEnv ?? [])])],
     entries: [...(config.env ?? []), ...(own?.env ?? [])],
     artifacts: [...(config.artifacts ?? []), ...(own?.artifacts ?? [])],
+    models: [own?.model ?? config.model ?? []].flat(),
     sequential: own?.sequential ?? config.sequential ?? false,
     carry: own?.carry ?? config.carry ?? [],
   };
@@ -79,4 +80,14 @@ export async function chainSettings(
     if (stat.isFile() && carry.length !== 1) throw new UsageError(`--carry-from ${flags.carryFrom} is one file: with ${carry.length} carried paths, give a folder that holds them under their repository paths.`);
   }
   return { sequential, carry, carryFrom };
+}
+
+/** `--model a,b --model c` over the config's `model`: the models of the run, in order, each once. */
+export function modelsOf(flags: string[] | undefined, settings: ReturnType<typeof versionSettings>, agentArgs: string[]): string[] {
+  const given = (flags ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
+  const models = [...new Set(given.length ? given : settings.models)];
+  if (models.length && agentArgs.some((a) => a === '--model' || a.startsWith('--model='))) {
+    throw new UsageError('The model is given twice: by --model (or "model" in ptg.config.json) and by an agent argument --model. Keep one.');
+  }
+  return models;
 }

@@ -1,7 +1,7 @@
 import type { Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
-import type { Report, ReportExperiment, ReportStatus } from '../core/report.js';
-import { stpFolder } from '../core/experiment-folder.js';
+import { modelMismatch, type Report, type ReportExperiment, type ReportStatus } from '../core/report.js';
+import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import { maskedText } from './markdown.js';
 import { money } from './run.js';
 
@@ -79,8 +79,8 @@ function num(value: number | undefined, sd?: number): string {
   return sd === undefined ? fmt(value) : `${fmt(value)} ± ${fmt(sd)}`;
 }
 
-function label(e: Pick<ReportExperiment, 'stp' | 'repeat'>): string {
-  return e.repeat ? `${e.stp} r${e.repeat}` : e.stp;
+function label(e: Pick<ReportExperiment, 'stp' | 'repeat' | 'requestedModel'>): string {
+  return experimentLabel(e.stp, e.requestedModel, e.repeat);
 }
 
 const METRICS = [
@@ -149,6 +149,7 @@ function experimentDetails(e: ReportExperiment, i: number): string {
   return `<details id="exp-${i}"><summary>STP ${esc(label(e))} ${pill(e.status, e.statusText)}</summary>
 <p><code>${esc(e.statusLine)}</code></p>
 ${e.agentError ? `<p class="error">Agent error: ${esc(e.agentError)}</p>` : ''}
+${e.requestedModel ? `<p${modelMismatch(e) ? ' class="error"' : ''}>Model asked for <code>${esc(e.requestedModel)}</code>; the agent reported <code>${esc(e.model ?? 'nothing')}</code>${modelMismatch(e) ? ': not the one asked for' : ''}.</p>` : ''}
 <p>Folder <code>${esc(e.folder)}</code> · base <code>${esc(e.baseCommit.slice(0, 12))}</code>${e.model ? ` · ${esc(e.model)}` : ''}${esc(tokens)}</p>
 ${e.pyright ? `<p>Pyright: ${esc(e.pyright.errors)} errors, ${esc(e.pyright.warnings)} warnings${e.pyright.failure ? ` · <span class="error">${esc(e.pyright.failure)}</span>` : ''}</p>` : ''}
 <p>Generated or changed files:</p>${files}

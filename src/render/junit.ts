@@ -1,3 +1,4 @@
+import { experimentLabel } from '../core/experiment-folder.js';
 import type { Report } from '../core/report.js';
 
 function xml(text: unknown): string {
@@ -20,7 +21,7 @@ const seconds = (ms?: number) => ((ms ?? 0) / 1000).toFixed(3);
  */
 export function junitXml(report: Report, opts: { strict?: boolean } = {}): string {
   const cases = report.experiments.map((e) => {
-    const name = `STP ${e.stp}${e.repeat ? ` r${e.repeat}` : ''}`;
+    const name = `STP ${experimentLabel(e.stp, e.requestedModel, e.repeat)}`;
     let verdict = '';
     if (e.status === 'running') verdict = `<skipped message="running"/>`;
     else if (e.status !== 'succeeded') {

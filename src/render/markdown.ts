@@ -1,7 +1,7 @@
 import type { Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
-import type { Report, ReportExperiment } from '../core/report.js';
-import { stpFolder } from '../core/experiment-folder.js';
+import { modelMismatch, type Report, type ReportExperiment } from '../core/report.js';
+import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import type { MaskedFile } from '../core/manifest.js';
 import { money } from './run.js';
 
@@ -23,8 +23,8 @@ function tableMd(head: string[], rows: unknown[][]): string[] {
   return [row(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(row)];
 }
 
-function label(e: Pick<ReportExperiment, 'stp' | 'repeat'>): string {
-  return e.repeat ? `${e.stp} r${e.repeat}` : e.stp;
+function label(e: Pick<ReportExperiment, 'stp' | 'repeat' | 'requestedModel'>): string {
+  return experimentLabel(e.stp, e.requestedModel, e.repeat);
 }
 
 function pyright(e: ReportExperiment): string {
@@ -96,6 +96,7 @@ export function summaryMarkdown(report: Report): string {
   for (const e of report.experiments) {
     lines.push('', `## STP ${label(e)}`, '', '`' + e.statusLine + '`', '');
     if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
+    if (e.requestedModel) lines.push(`${modelMismatch(e) ? '⚠ ' : ''}Model asked for: \`${e.requestedModel}\`; the agent reported \`${e.model ?? 'nothing'}\`${modelMismatch(e) ? ': not the one asked for' : ''}.`, '');
     lines.push(e.changedFiles.length ? 'Files generated or changed:' : 'No files generated or changed.');
     for (const f of e.changedFiles) lines.push(`- \`${f.path}\` (${f.status === 'A' ? 'added' : f.status === 'D' ? 'deleted' : 'modified'})`);
     if (e.artifacts.length) {

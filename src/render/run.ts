@@ -1,3 +1,4 @@
+import { experimentLabel } from '../core/experiment-folder.js';
 import { formatDuration } from '../core/duration.js';
 import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
 import type { RunResult } from '../core/run.js';
@@ -62,9 +63,9 @@ export function interruptLine(signal: string): string {
 export function summaryLines(result: RunResult, collectCommand: string): string[] {
   const { manifest } = result;
   const rows = manifest.experiments.map((e) => {
-    const s = result.statuses.find((x) => x.stp === e.stp && x.repeat === e.repeat);
+    const s = result.statuses.find((x) => x.stp === e.stp && x.repeat === e.repeat && x.requestedModel === e.model);
     return [
-      e.repeat ? `${e.stp} r${e.repeat}` : e.stp,
+      experimentLabel(e.stp, e.model, e.repeat),
       stateText(e.state, e.exitCode),
       formatDuration(e.durationMs),
       e.turns === undefined ? '—' : String(e.turns),

@@ -64,7 +64,10 @@ process.exit(Number(has('exit')?.arg ?? 0));
 const names = (dir, strip) => (fs.existsSync(dir) ? fs.readdirSync(dir).map((n) => n.replace(strip, '')) : []);
 const projectCommands = process.env.FAKE_AGENT_HIDE_COMMANDS ? [] : names(path.join(cwd, '.claude', 'commands'), /\.md$/);
 const skills = names(path.join(cwd, '.claude', 'skills'), '');
-emit({ type: 'system', subtype: 'init', cwd, session_id: session, model: 'fake-model-1', tools: ['Write', 'Bash'], slash_commands: ['compact', 'cost', ...projectCommands, ...skills], skills });
+// Like Claude Code, the session runs on the model asked for with --model.
+const modelArg = process.argv.indexOf('--model');
+const model = modelArg > 0 ? process.argv[modelArg + 1] : 'fake-model-1';
+emit({ type: 'system', subtype: 'init', cwd, session_id: session, model, tools: ['Write', 'Bash'], slash_commands: ['compact', 'cost', ...projectCommands, ...skills], skills });
 emit({ type: 'assistant', message: { id: 'msg_1', role: 'assistant', model: 'fake-model-1', content: [{ type: 'text', text: `Working on STP ${stpId}.` }], usage }, session_id: session });
 
 let turns = 1;
