@@ -3,6 +3,7 @@
 // tests assert about the agent's side comes from the server's request log: what claude really
 // received, and what the "model" really sent back. Then `ptg demo`, the same with the bundled example.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -113,6 +114,8 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
   let v2: { id: string; code: number | null };
   let stalled: { id: string; code: number | null; ms: number };
   let v21: { id: string; code: number | null };
+  const MODELS = ['claude-sonnet-5', 'claude-haiku-4-5'];
+  const SECRET = 'e2e-secret-DO-NOT-WRITE-31337';
 
   before(async () => {
     dir = fs.realpathSync(tmpDir('ptg-e2e-')); // claude reports its cwd with symlinks resolved
@@ -126,6 +129,10 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     server = await startModelServer((info) => {
       const stp = /stps\/(\d+)\.md/.exec(info.firstUserText)?.[1] ?? '?';
       const version = info.firstUserText.includes('/v2-orchestrator') ? 'v2' : 'v1';
+      // v2.1 on STP 1: the run with two models, whose agent prints a secret through its Bash tool.
+      if (info.firstUserText.includes('/v2.1-orchestrator') && stp === '1') {
+        return { steps: [{ bash: 'echo "token=$PTG_E2E_TOKEN"' }, { write: { path: 'tests/virt/test_models.py', content: GOOD_PY } }], usage: USAGE[stp], final: 'Done.' };
+      }
       return { steps: stepsFor(version, stp), usage: USAGE[stp], final: `Done with STP ${stp} (${version}).` };
     });
     const home = path.join(dir, 'claude-home');
@@ -148,6 +155,8 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     v2 = { id: runIdOf(b.stdout), code: b.code };
     const d = await ptg(['run', 'v2.1', '--stp', '2', '--agent', CLAUDE], { cwd: root, env });
     v21 = { id: runIdOf(d.stdout), code: d.code };
+    const m = await ptg(['run', 'v2.1', '--stp', '1', '--model', MODELS.join(','), '--env', `PTG_E2E_TOKEN=${SECRET}`, '--run-id', 'models', '--agent', CLAUDE], { cwd: root, env });
+    assert.equal(m.code, 0, m.stdout + m.stderr);
     for (const [version, id] of [['v1', v1.id], ['v2', v2.id], ['v1', stalled.id]] as const) {
       const r = await ptg(['collect', version, id], { cwd: root, env });
       assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -248,6 +257,20 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     const s = status('2', 'v2.1', v21.id);
     assert.deepEqual(s.loaded.skills.filter((n: string) => /^v\d/.test(n)), ['v2.1-heal']);
     assert.ok(fs.existsSync(path.join(slot('2'), '.claude/commands/v1-unified-prompt.md')), 'the other versions are back after the run');
+  });
+
+  test('two models: the server is asked for each by name; a secret claude echoed through Bash is masked everywhere', () => {
+    const asked = server.requests.filter((r) => !r.side && r.cwd === slot('1') && r.firstUserText?.includes('/v2.1-orchestrator'));
+    assert.deepEqual([...new Set(asked.map((r) => String(r.body.model)))].sort(), [...MODELS].sort());
+    for (const model of MODELS) {
+      const s = fs.readJsonSync(path.join(ws, 'experiments', `v2.1_experiment_models_${model}`, '1-upstream', 'status.json'));
+      assert.equal(s.requestedModel, model);
+      assert.ok(s.model.startsWith(model), `claude reported ${s.model}`);
+      assert.equal(s.state, 'succeeded', s.agentError);
+      assert.ok(s.masked.some((m: { file: string; name: string }) => m.file === 'claude.jsonl' && m.name === 'PTG_E2E_TOKEN'), JSON.stringify(s.masked));
+    }
+    const grep = spawnSync('grep', ['-rl', '--', SECRET, ws], { encoding: 'utf8' });
+    assert.equal(grep.status, 1, `the secret is in: ${grep.stdout}`);
   });
 
   test('cost, turns and tokens in the report are exactly what the server sent', () => {

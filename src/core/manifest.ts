@@ -74,6 +74,8 @@ export interface ManifestExperiment {
   repeat?: number;
   /** The model asked for (--model): a matrix run has one experiment per STP and model. */
   model?: string;
+  /** The model the agent's init event reported. */
+  reportedModel?: string;
   slot: string;
   /** Absolute path of the experiment folder. */
   dir: string;

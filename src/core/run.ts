@@ -338,6 +338,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         turns: status.turns,
         costUsd: status.costUsd,
         carried: status.carry?.left,
+        reportedModel: status.model,
         pid: undefined,
       });
       if (!manifest.model && !manifest.models && status.model) manifest.model = status.model;
