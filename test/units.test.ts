@@ -10,7 +10,8 @@ import { compareIds } from '../src/core/root.js';
 import { modelOf, timestampId, validateRunId } from '../src/core/run.js';
 import { StreamJsonParser } from '../src/io/streamjson.js';
 import { tailLines } from '../src/io/files.js';
-import { PROJECT, tmpDir } from './support/fixtures.js';
+import { treeOf, worktreeTree } from '../src/io/git.js';
+import { git, PROJECT, tmpDir } from './support/fixtures.js';
 
 const fixture = (name: string) => fs.readFileSync(path.join(PROJECT, 'test/fixtures', name), 'utf8');
 
@@ -115,5 +116,27 @@ describe('small things', () => {
     fs.writeFileSync(file, Array.from({ length: 100_000 }, (_, i) => `line ${i} ünïcode`).join('\n') + '\n');
     assert.deepEqual(await tailLines(file, 3), ['line 99997 ünïcode', 'line 99998 ünïcode', 'line 99999 ünïcode']);
     assert.deepEqual(await tailLines(path.join(path.dirname(file), 'missing'), 3), []);
+  });
+});
+
+describe('git', () => {
+  test("a same-size rewrite in the index's own second is still seen (git's racy-index check survives the copy)", async () => {
+    const dir = tmpDir();
+    git(dir, 'init', '-q');
+    fs.writeFileSync(path.join(dir, 'f.txt'), 'aaaa\n');
+    git(dir, 'add', 'f.txt');
+    git(dir, 'commit', '-qm', 'base');
+    // Staged and rewritten within one second, same size: the index entry's stat data matches
+    // the new file, and only the index's own mtime (that second too) tells git to look again.
+    const second = Math.floor(Date.now() / 1000) - 100;
+    fs.writeFileSync(path.join(dir, 'f.txt'), 'bbbb\n');
+    fs.utimesSync(path.join(dir, 'f.txt'), second, second);
+    git(dir, 'add', 'f.txt');
+    fs.writeFileSync(path.join(dir, 'f.txt'), 'cccc\n');
+    fs.utimesSync(path.join(dir, 'f.txt'), second, second);
+    fs.utimesSync(path.join(dir, '.git', 'index'), second, second);
+    const tree = await worktreeTree(dir);
+    assert.notEqual(tree, await treeOf(dir, 'HEAD'));
+    assert.equal(git(dir, 'cat-file', '-p', `${tree}:f.txt`), 'cccc');
   });
 });

@@ -173,7 +173,15 @@ async function withWorktreeIndex<T>(dir: string, fn: (env: Record<string, string
   const gitDir = (await fs.stat(dotGit).catch(() => undefined))?.isDirectory() ? dotGit : (await git(dir).revparse(['--absolute-git-dir'])).trim();
   const index = path.join(gitDir, `ptg-index-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    if (await fs.pathExists(path.join(gitDir, 'index'))) await fs.copyFile(path.join(gitDir, 'index'), index);
+    const real = path.join(gitDir, 'index');
+    const stat = await fs.stat(real).catch(() => undefined);
+    if (stat) {
+      await fs.copyFile(real, index);
+      // git trusts an entry's stat data only when the file is older than the index itself (its
+      // "racy git" check): a copy with a fresh mtime would hide a same-size rewrite made within
+      // the index's second, and leave it out of the patch.
+      await fs.utimes(index, stat.atime, stat.mtime);
+    }
     const env = { GIT_INDEX_FILE: index };
     await gitWithEnv(dir, env, ['add', '--all', '--', '.']);
     return await fn(env);
