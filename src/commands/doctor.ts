@@ -1,5 +1,5 @@
+import { chooseAgent } from '../core/agent.js';
 import { doctor } from '../core/doctor.js';
-import { DEFAULT_AGENT } from '../core/run.js';
 import { EXIT } from '../errors.js';
 import { sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, output, printJson } from './context.js';
@@ -10,8 +10,8 @@ export async function doctorCommand(flags: GlobalFlags & { agent?: string }): Pr
   const ctx = await loadContext(flags).catch(() => undefined);
   const print = ctx?.print ?? output(flags).print;
   const workspace = ctx?.workspace ?? resolve(flags.workspace ?? 'parallel');
-  const agentCommand = flags.agent ?? (process.env.PTG_AGENT || ctx?.root.config.agent?.command) ?? DEFAULT_AGENT;
-  const checks = await doctor({ workspace, agentCommand, env: process.env });
+  const agent = chooseAgent(flags.agent, process.env, ctx?.root.config.agent?.command);
+  const checks = await doctor({ workspace, agent, env: process.env });
   if (flags.json) printJson(checks);
   for (const line of table(checks.map((c) => [c.ok ? sym.ok : c.warning ? sym.warn : sym.fail, c.name, c.detail]))) print(line);
   return checks.every((c) => c.ok || c.warning) ? EXIT.ok : EXIT.failed;
