@@ -55,6 +55,55 @@ describe('ptg doctor', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stdout, /✗ +agent +\/no\/agent not found/);
   });
+
+  test('names the path and version of the claude a run would use, and says when a project\'s node_modules/.bin comes first on PATH', async () => {
+    const w = await setUpWorkspace({ '1': '' });
+    // Two `claude`s on PATH, as with `npx ptg` in an experiment repository that has its own.
+    const project = path.join(w.dir, 'experiments-repo', 'node_modules', '.bin');
+    const global = path.join(w.dir, 'global-bin');
+    for (const dir of [project, global]) fs.ensureSymlinkSync(FAKE_AGENT, path.join(dir, 'claude'));
+    const env = { IS_SANDBOX: '1', PATH: [global, process.env.PATH].join(path.delimiter) };
+
+    const plain = await ptg(['doctor'], { cwd: w.root, env });
+    assert.equal(plain.code, 0, plain.stdout);
+    assert.match(plain.stdout, new RegExp(`✓ +agent +${global}/claude 0\\.0\\.1 \\(fake agent\\) · the first claude on PATH · links to ${FAKE_AGENT}`));
+    assert.doesNotMatch(plain.stdout, /agent on PATH/);
+
+    const npx = await ptg(['doctor'], { cwd: w.root, env: { ...env, PATH: [project, env.PATH].join(path.delimiter) } });
+    assert.equal(npx.code, 0, npx.stdout);
+    assert.match(npx.stdout, new RegExp(`✓ +agent +${project}/claude 0\\.0\\.1 \\(fake agent\\) · .* · also on PATH: ${global}/claude`));
+    assert.match(npx.stdout, new RegExp(`! +agent on PATH +note: first on PATH is a project's node_modules/\\.bin \\(${project};.*rather than ${global}/claude`));
+
+    const named = await ptg(['doctor'], { cwd: w.root, env: { ...env, PTG_AGENT: FAKE_AGENT } });
+    assert.match(named.stdout, new RegExp(`✓ +agent +${FAKE_AGENT} 0\\.0\\.1 \\(fake agent\\) · from PTG_AGENT`));
+  });
+});
+
+describe('the first line of ptg run', () => {
+  test('names the agent\'s path, and its version once a run or doctor has asked this same file', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n' });
+    const bin = path.join(w.dir, 'bin');
+    const claude = path.join(bin, 'claude');
+    fs.ensureDirSync(bin);
+    fs.copyFileSync(FAKE_AGENT, claude);
+    const env = { IS_SANDBOX: '1', PATH: [bin, process.env.PATH].join(path.delimiter) };
+    const firstLine = async () => {
+      const r = await ptg(['run', 'v1'], { cwd: w.root, env });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return r.stdout.split('\n')[0]!;
+    };
+
+    // Asking would delay the agents: the first run names the path, and asks once its agents run.
+    assert.match(await firstLine(), new RegExp(`· agent ${claude} \\(version asked in the background\\)$`));
+    assert.match(await firstLine(), new RegExp(`· agent ${claude} 0\\.0\\.1 \\(fake agent\\)$`));
+
+    // Another file at that path (an update) is asked again; doctor always asks, and records it.
+    fs.appendFileSync(claude, '// updated\n');
+    assert.match(await firstLine(), /\(version asked in the background\)$/);
+    fs.appendFileSync(claude, '// updated again\n');
+    assert.equal((await ptg(['doctor'], { cwd: w.root, env })).code, 0);
+    assert.match(await firstLine(), /0\.0\.1 \(fake agent\)$/);
+  });
 });
 
 describe('ptg clean', () => {

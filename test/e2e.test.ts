@@ -15,7 +15,7 @@ import { isAlive, makeRoot, makeUpstream, PROJECT, ptg, runIdOf, tmpDir } from '
 
 const CLAUDE = process.env.PTG_TEST_CLAUDE || path.join(PROJECT, 'node_modules', '.bin', 'claude');
 const noClaude = fs.existsSync(CLAUDE) ? false : `no claude binary at ${CLAUDE}: run \`npm install\` (@anthropic-ai/claude-code is a dev dependency) or set PTG_TEST_CLAUDE`;
-/** The demo always uses the package's own claude, whatever PTG_TEST_CLAUDE says. */
+/** In a clone the demo uses the package's own claude, whatever PTG_TEST_CLAUDE says (test/install.test.ts: the one on PATH). */
 const PACKAGE_CLAUDE = path.join(PROJECT, 'node_modules', '.bin', 'claude');
 const noPackageClaude = fs.existsSync(PACKAGE_CLAUDE) ? false : `no claude binary at ${PACKAGE_CLAUDE}: run \`npm install\` (@anthropic-ai/claude-code is a dev dependency)`;
 
@@ -323,6 +323,7 @@ describe('ptg demo', { skip: noPackageClaude }, () => {
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /The model is scripted\./);
     assert.match(r.output, /No real model is called, nothing leaves this machine/);
+    assert.match(r.output, new RegExp(`^  claude +\\d+\\.\\d+\\.\\d+, pinned with ptg: ${PACKAGE_CLAUDE}$`, 'm'));
     const reports = [...r.output.matchAll(/^ +(?:\S+ +)?(?:summary|report) +(\S+\/(summary\.md|report\.html))$/gm)].map((m) => m[1]!);
     assert.equal(reports.length, 4, r.output);
     for (const file of reports) assert.ok(fs.existsSync(file), `${file} is missing`);

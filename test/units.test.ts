@@ -8,6 +8,8 @@ import { buildPrompt } from '../src/core/prompt.js';
 import { resolveRepo } from '../src/core/setup.js';
 import { compareIds } from '../src/core/root.js';
 import { modelOf, timestampId, validateRunId } from '../src/core/run.js';
+import { chooseAgent } from '../src/core/agent.js';
+import { nodeSatisfies } from '../src/core/doctor.js';
 import { StreamJsonParser } from '../src/io/streamjson.js';
 import { tailLines } from '../src/io/files.js';
 import { treeOf, worktreeTree } from '../src/io/git.js';
@@ -71,7 +73,49 @@ describe('prompts', () => {
   });
 });
 
+/** Whether `version` is in an npm `engines` range of the forms ptg's dependencies use: `>=`, `>`, `^`, `~`, exact, `||`. */
+function inRange(version: string, range: string): boolean {
+  const parse = (v: string) => [...v.split('.').map(Number), 0, 0].slice(0, 3) as [number, number, number];
+  const cmp = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+  const v = parse(version);
+  return range.split('||').some((alternative) =>
+    alternative.trim().replace(/(>=|>|\^|~)\s+/g, '$1').split(/\s+/).every((part) => {
+      const [, op = '', at = ''] = /^(>=|>|\^|~|=)?v?([\d.]+)$/.exec(part) ?? [];
+      assert.ok(at, `engines range "${range}": no rule for "${part}" in this test`);
+      const w = parse(at);
+      if (op === '>=') return cmp(v, w) >= 0;
+      if (op === '>') return cmp(v, w) > 0;
+      if (op === '^') return cmp(v, w) >= 0 && v[0] === w[0];
+      if (op === '~') return cmp(v, w) >= 0 && v[0] === w[0] && v[1] === w[1];
+      return cmp(v, w) === 0;
+    }),
+  );
+}
+
+describe('engines', () => {
+  test('every Node that package.json admits runs ptg\'s dependencies, at the versions its lock file pins', () => {
+    const range = (JSON.parse(fs.readFileSync(path.join(PROJECT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    const lowest = /^>=\s*([\d.]+)$/.exec(range)?.[1];
+    assert.ok(lowest, `engines.node is "${range}": this test reads only ">=x.y"`);
+    const lock = JSON.parse(fs.readFileSync(path.join(PROJECT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; engines?: { node?: string } }> };
+    const runtime = Object.entries(lock.packages).filter(([key, p]) => key && !p.dev && p.engines?.node);
+    assert.ok(runtime.length > 10);
+    for (const node of [lowest, '20.19.0', '22.0.0', '24.0.0']) {
+      for (const [key, p] of runtime) assert.ok(inRange(node, p.engines!.node!), `${key.replace(/^node_modules\//, '')} needs Node ${p.engines!.node}, not ${node}`);
+    }
+    // doctor reads the same range.
+    assert.ok(nodeSatisfies(lowest, range) && nodeSatisfies('22.1.0', range) && !nodeSatisfies('20.4.9', range) && !nodeSatisfies('18.20.0', range));
+  });
+});
+
 describe('small things', () => {
+  test('the agent: --agent, else PTG_AGENT, else the config, else claude', () => {
+    assert.deepEqual(chooseAgent('./a', { PTG_AGENT: 'b' }, 'c'), { command: './a', source: '--agent' });
+    assert.deepEqual(chooseAgent(undefined, { PTG_AGENT: 'b' }, 'c'), { command: 'b', source: 'PTG_AGENT' });
+    assert.deepEqual(chooseAgent(undefined, { PTG_AGENT: '' }, 'c'), { command: 'c', source: 'config' });
+    assert.deepEqual(chooseAgent(undefined, {}, undefined), { command: 'claude', source: 'default' });
+  });
+
   test('repository URLs stay as given; paths are resolved', () => {
     for (const url of ['https://github.com/o/r.git', 'file:///srv/r.git', 'ssh://git@host/r.git', 'git@github.com:o/r.git']) {
       assert.equal(resolveRepo(url, '/root'), url);

@@ -1,6 +1,6 @@
+import { chooseAgent } from '../core/agent.js';
 import { doctor } from '../core/doctor.js';
 import { versionSettings } from '../core/settings.js';
-import { DEFAULT_AGENT } from '../core/run.js';
 import { EXIT } from '../errors.js';
 import { sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, output, printJson } from './context.js';
@@ -11,9 +11,9 @@ export async function doctorCommand(flags: GlobalFlags & { agent?: string }): Pr
   const ctx = await loadContext(flags).catch(() => undefined);
   const print = ctx?.print ?? output(flags).print;
   const workspace = ctx?.workspace ?? resolve(flags.workspace ?? 'parallel');
-  const agentCommand = flags.agent ?? (process.env.PTG_AGENT || ctx?.root.config.agent?.command) ?? DEFAULT_AGENT;
+  const agent = chooseAgent(flags.agent, process.env, ctx?.root.config.agent?.command);
   const requiredEnv = (ctx?.root.versions ?? []).map((v) => ({ version: v.name, names: versionSettings(ctx!.root.config, v.name).required })).filter((r) => r.names.length > 0);
-  const checks = await doctor({ workspace, agentCommand, env: process.env, requiredEnv });
+  const checks = await doctor({ workspace, agent, env: process.env, requiredEnv });
   if (flags.json) printJson(checks);
   for (const line of table(checks.map((c) => [c.ok ? sym.ok : c.warning ? sym.warn : sym.fail, c.name, c.detail]))) print(line);
   return checks.every((c) => c.ok || c.warning) ? EXIT.ok : EXIT.failed;

@@ -1,8 +1,9 @@
+import { chooseAgent } from '../core/agent.js';
 import { parseDuration } from '../core/duration.js';
 import { experimentLabel, statusLine } from '../core/experiment-folder.js';
 import { agentEnv, chainSettings, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
-import { DEFAULT_AGENT, executeRun, planRun } from '../core/run.js';
+import { executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { finishedLine, interruptLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
@@ -68,7 +69,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     workspace: ctx.workspace,
     version,
     stps,
-    agentCommand: flags.agent ?? (process.env.PTG_AGENT || config.agent?.command) ?? DEFAULT_AGENT,
+    agentCommand: chooseAgent(flags.agent, process.env, config.agent?.command).command,
     extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])],
     concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),
@@ -90,8 +91,11 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const rows = new Map<string, LiveRow>(
     plan.experiments.map((e) => [e.dir, { label: experimentLabel(e.stp, e.model, e.repeat), state: 'pending' }]),
   );
+  // Which claude runs is never a surprise. Its version comes from the last time this same file was
+  // asked: asking now would delay the agents; the manifest gets the answer of this run.
+  const agentVersion = plan.cachedAgentVersion ?? '(version asked in the background)';
   ctx.print(
-    `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath}`,
+    `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath} ${agentVersion}`,
   );
   const view = ctx.live ? new LiveView(ctx.out, () => liveLines([...rows.values()])) : undefined;
   view?.start(500);

@@ -1,10 +1,11 @@
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { gitVersion } from '../io/git.js';
-import { runCommand, which } from '../io/proc.js';
+import { which } from '../io/proc.js';
 import { pyrightVersion } from '../io/pyright.js';
-import { DEFAULT_AGENT } from './run.js';
+import { type AgentChoice, askAgentVersion, DEFAULT_AGENT, locateAgent } from './agent.js';
 import { readWorkspace } from './workspace.js';
 
 export interface Check {
@@ -15,10 +16,20 @@ export interface Check {
   detail: string;
 }
 
+/** The Node versions ptg's package.json `engines` names, as `>=20.5`: one source for npm and doctor. */
+const ENGINES = (createRequire(import.meta.url)('../../package.json') as { engines: { node: string } }).engines.node;
+
+const SOURCE: Record<AgentChoice['source'], string> = {
+  '--agent': 'from --agent',
+  PTG_AGENT: 'from PTG_AGENT',
+  config: 'from agent.command in ptg.config.json',
+  default: 'the first claude on PATH',
+};
+
 /** Everything `ptg run` needs, checked one by one, each with what to do when it fails. */
 export async function doctor(opts: {
   workspace: string;
-  agentCommand: string;
+  agent: AgentChoice;
   env: NodeJS.ProcessEnv;
   /** Per version, the variables its agents need (requiredEnv): each is said to be set or missing, never its value. */
   requiredEnv?: { version: string; names: string[] }[];
@@ -26,17 +37,32 @@ export async function doctor(opts: {
   const checks: Check[] = [];
   const add = (name: string, ok: boolean, detail: string, warning = false) => checks.push({ name, ok, detail, warning: !ok && warning });
 
-  const major = Number(process.versions.node.split('.')[0]);
-  add('node', major >= 20, `${process.version}${major >= 20 ? '' : ': ptg needs Node 20 or newer'}`);
+  const node = nodeSatisfies(process.versions.node, ENGINES);
+  add('node', node, `${process.version}${node ? '' : `: ptg needs Node ${ENGINES}`}`);
   add('git', true, await gitVersion().catch(() => 'not found'));
   if (checks.at(-1)!.detail === 'not found') checks.at(-1)!.ok = false;
 
-  const agent = await which(opts.agentCommand, opts.env.PATH);
+  const { command } = opts.agent;
+  const agent = await locateAgent(command, opts.env);
   if (!agent) {
-    add('agent', false, opts.agentCommand === DEFAULT_AGENT ? 'claude not on PATH: npm install -g @anthropic-ai/claude-code' : `${opts.agentCommand} not found`);
+    add('agent', false, command === DEFAULT_AGENT ? 'claude not on PATH: npm install -g @anthropic-ai/claude-code' : `${command} not found`);
   } else {
-    const version = await runCommand(agent, ['--version'], { env: opts.env, timeoutMs: 15_000 });
-    add('agent', version.ok, `${agent} ${version.ok ? version.output.split('\n')[0] : `does not run: ${version.reason}`}`);
+    // Always asked (and recorded for the first line of `ptg run`): doctor is where a stale answer is put right.
+    const version = await askAgentVersion(agent.path, opts.env, opts.workspace);
+    const where = [
+      agent.onPath && opts.agent.source !== 'default' ? `${command} ${SOURCE[opts.agent.source]}, the first on PATH` : SOURCE[opts.agent.source],
+      agent.realPath !== agent.path ? `links to ${agent.realPath}` : undefined,
+      agent.hidden.length > 0 ? `also on PATH: ${agent.hidden.join(', ')}` : undefined,
+    ].filter(Boolean);
+    add('agent', version.ok, `${agent.path} ${version.ok ? version.version : `does not run: ${version.reason}`} · ${where.join(' · ')}`);
+    if (agent.projectBin) {
+      add(
+        'agent on PATH',
+        false,
+        `note: first on PATH is a project's node_modules/.bin (${agent.projectBin}; npx and npm scripts put it first), so runs use its ${command}${agent.hidden.length > 0 ? ` rather than ${agent.hidden[0]}` : ''}: name the one you mean with --agent or PTG_AGENT.`,
+        true,
+      );
+    }
   }
   const credentials = path.join(opts.env.CLAUDE_CONFIG_DIR ?? path.join(os.homedir(), '.claude'), '.credentials.json');
   const login = opts.env.ANTHROPIC_API_KEY ? 'ANTHROPIC_API_KEY is set' : opts.env.CLAUDE_CODE_OAUTH_TOKEN ? 'CLAUDE_CODE_OAUTH_TOKEN is set' : (await fs.pathExists(credentials)) ? `logged in (${credentials})` : undefined;
@@ -66,4 +92,16 @@ export async function doctor(opts: {
   const ws = await readWorkspace(opts.workspace).catch(() => undefined);
   add('workspace', Boolean(ws), ws ? `${opts.workspace}: ${ws.repo} at ${ws.baseCommit.slice(0, 10)}` : `${opts.workspace} is not set up: ptg setup`, true);
   return checks;
+}
+
+/**
+ * `20.11.1` against `>=20.5`, the one form of range ptg's engines uses; any other form is not
+ * judged here (npm warns about it at install).
+ */
+export function nodeSatisfies(version: string, range: string): boolean {
+  if (!/^>=\s*\d+(\.\d+){0,2}$/.test(range.trim())) return true;
+  const parse = (v: string) => v.replace(/^[^\d]*/, '').split('.').map(Number);
+  const [major = 0, minor = 0, patch = 0] = parse(version);
+  const [wantMajor = 0, wantMinor = 0, wantPatch = 0] = parse(range);
+  return major !== wantMajor ? major > wantMajor : minor !== wantMinor ? minor > wantMinor : patch >= wantPatch;
 }

@@ -5,8 +5,9 @@ import fs from 'fs-extra';
 import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
 import { maskText, type Secret } from '../io/mask.js';
-import { MARKER_PREFIX, runCommand, which } from '../io/proc.js';
+import { MARKER_PREFIX, which } from '../io/proc.js';
 import type { AgentFigures } from '../io/streamjson.js';
+import { askAgentVersion, cachedAgentVersion, DEFAULT_AGENT } from './agent.js';
 import { type ExperimentPlan, runExperiment } from './experiment.js';
 import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
@@ -16,7 +17,7 @@ import { buildPrompt, sha256 } from './prompt.js';
 import type { Root, Stp, Version } from './root.js';
 import { paths, readSlot, requireWorkspace, type SlotState, slotName } from './workspace.js';
 
-export const DEFAULT_AGENT = 'claude';
+export { DEFAULT_AGENT };
 export const DEFAULT_AGENT_ARGS = ['-p', '--dangerously-skip-permissions', '--output-format', 'stream-json', '--verbose'];
 
 export interface RunRequest {
@@ -57,6 +58,8 @@ export interface RunPlan {
   agentPath: string;
   /** Asks the agent's `--version` (once): while the first agents run, not before they start. */
   agentVersion: () => Promise<string>;
+  /** What this same agent file answered when last asked in this workspace: known before any agent starts. */
+  cachedAgentVersion?: string;
   /** The run id was claimed by this plan (not a resume): given back if the run cannot start. */
   claimed: boolean;
   /** Experiment folders of a resumed run that get a new attempt. */
@@ -132,7 +135,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
 
   const versionText = await fs.readFile(req.version.entryFile, 'utf8');
   let asked: Promise<string> | undefined;
-  const agentVersion = () => (asked ??= agentVersionOf(agentPath, req.env));
+  const agentVersion = () => (asked ??= agentVersionOf(agentPath, req.env, req.workspace));
   const repeat = req.repeat ?? 1;
   let manifest: RunManifest;
   const retried: string[] = [];
@@ -223,7 +226,8 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   manifest.experiments = sortExperiments([...byDir.values()]);
   // This ptg's agents, a resumed run's included, carry this marker (see io/proc.ts).
   manifest.marker = MARKER_PREFIX;
-  return { manifest, experiments: planned, agentPath, agentVersion, retried, claimed: !req.resume };
+  const cached = await cachedAgentVersion(req.workspace, agentPath);
+  return { manifest, experiments: planned, agentPath, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
 }
 
 /** Makes the run's folder; taken ids get a suffix, so two runs in one second never share one. */
@@ -242,9 +246,10 @@ async function claimRunId(ws: string, version: string, wanted?: string): Promise
   }
 }
 
-async function agentVersionOf(agentPath: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const result = await runCommand(agentPath, ['--version'], { env, timeoutMs: 15_000 }).catch(() => undefined);
-  return result?.ok ? result.output.split('\n')[0]!.trim() : 'unknown';
+/** The agent's `--version`, also recorded for the first line of the next run (core/agent.ts). */
+async function agentVersionOf(agentPath: string, env: NodeJS.ProcessEnv, workspace: string): Promise<string> {
+  const result = await askAgentVersion(agentPath, env, workspace).catch(() => undefined);
+  return result?.ok ? result.version : 'unknown';
 }
 
 export interface RunEvents {

@@ -1,6 +1,7 @@
-// `ptg demo`: the whole pipeline on the bundled example, offline. The real Claude Code CLI (a dev
-// dependency of ptg) talks to the scripted model server; ptg itself runs as child processes,
-// exactly as a user would run it, so the demo proves what the user will get.
+// `ptg demo`: the whole pipeline on the bundled example, offline. The real Claude Code CLI (the
+// one ptg pins in a clone, else the user's own from PATH) talks to the scripted model server;
+// ptg itself runs as child processes, exactly as a user would run it, so the demo proves what
+// the user will get.
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
 import { commitFolderAsBare } from '../io/git.js';
-import { runCommand } from '../io/proc.js';
+import { runCommand, which } from '../io/proc.js';
 import { offlineClaudeEnv, startModelServer } from './model-server.js';
 import { demoConversation, loadDemoScript } from './script.js';
 
@@ -16,6 +17,14 @@ import { demoConversation, loadDemoScript } from './script.js';
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLES_DIR = path.join(PACKAGE_DIR, 'examples');
 const PTG_BIN = path.join(PACKAGE_DIR, 'bin', 'ptg.js');
+/**
+ * The Claude Code ptg pins, a dev dependency: in ptg's own node_modules in a clone, absent from
+ * an installed package (as a dependency its `claude` would land first on the user's PATH).
+ * Looked up there only: a project's own copy, which Node's resolution would find too, is not it.
+ */
+const PINNED_DIR = path.join(PACKAGE_DIR, 'node_modules', '@anthropic-ai', 'claude-code');
+const PINNED_VERSION = (createRequire(import.meta.url)(path.join(PACKAGE_DIR, 'package.json')) as { devDependencies?: Record<string, string> })
+  .devDependencies?.['@anthropic-ai/claude-code'] ?? 'unknown';
 
 /** In a demo folder: marks it as ours, so a second `ptg demo` may replace it. */
 const MARKER = '.ptg-demo';
@@ -59,29 +68,55 @@ export function demoSteps(paths: DemoPaths, claude: string): DemoStep[] {
 export interface ClaudeBinary {
   path: string;
   version: string;
+  /** `pinned`: ptg's own dev dependency (a clone); `path`: the first `claude` on PATH, the user's. */
+  source: 'pinned' | 'path';
+  /** The version ptg pins, which the demo's script is written for. */
+  pinnedVersion: string;
 }
 
-/** Claude Code from ptg's own node_modules (a dev dependency), never from PATH: the demo is pinned. */
+/**
+ * The Claude Code the demo runs: the pinned one when it is there and starts, else the first
+ * `claude` on PATH. `env` is the one the demo runs claude with: probed as it will run.
+ */
 export async function findClaude(env: NodeJS.ProcessEnv): Promise<ClaudeBinary> {
-  const require = createRequire(import.meta.url);
-  let pkgFile: string;
-  try {
-    pkgFile = require.resolve('@anthropic-ai/claude-code/package.json');
-  } catch {
-    throw new UsageError(`Claude Code is not installed next to ptg (@anthropic-ai/claude-code, a dev dependency): run \`npm install\` in ${PACKAGE_DIR}.`);
+  const pinned = await pinnedClaude(env);
+  if ('path' in pinned) return pinned;
+  const onPath = await which('claude', env.PATH);
+  if (!onPath) {
+    // A clone whose pinned claude is broken is told how to mend it; anyone else how to get one.
+    if (pinned.broken) throw new UsageError(pinned.broken);
+    throw new UsageError(
+      'No Claude Code to run the demo with: install it with `npm install -g @anthropic-ai/claude-code` (the demo talks to a scripted model on 127.0.0.1 and spends nothing).',
+    );
   }
+  const probe = await runCommand(onPath, ['--version'], { env, timeoutMs: 30_000 });
+  if (!probe.ok) {
+    throw new UsageError(`The claude on PATH (${onPath}) does not start (${probe.reason}): reinstall it with \`npm install -g @anthropic-ai/claude-code\`.`);
+  }
+  return { path: onPath, version: versionOf(probe.output), source: 'path', pinnedVersion: PINNED_VERSION };
+}
+
+/** The pinned Claude Code, or why not: `broken` says what to do when it is there but does not start. */
+async function pinnedClaude(env: NodeJS.ProcessEnv): Promise<ClaudeBinary | { broken?: string }> {
+  const pkgFile = path.join(PINNED_DIR, 'package.json');
+  if (!(await fs.pathExists(pkgFile))) return {};
   const pkg = (await fs.readJson(pkgFile)) as { bin?: string | Record<string, string> };
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.claude;
   // npm's link is named `claude` (the package's file is bin/claude.exe, on every platform): reports show the name.
-  const link = path.resolve(path.dirname(pkgFile), '..', '..', '.bin', 'claude');
-  const file = (await fs.pathExists(link)) ? link : bin ? path.join(path.dirname(pkgFile), bin) : '';
+  const link = path.join(PACKAGE_DIR, 'node_modules', '.bin', 'claude');
+  const file = (await fs.pathExists(link)) ? link : bin ? path.join(PINNED_DIR, bin) : '';
   const probe = file ? await runCommand(file, ['--version'], { env, timeoutMs: 30_000 }) : undefined;
   if (!probe?.ok) {
-    throw new UsageError(
-      `Claude Code in ${path.dirname(pkgFile)} does not start (${probe?.reason ?? 'no claude binary in its package.json'}): run \`npm install\` in ${PACKAGE_DIR} again; its install script puts the native binary in place.`,
-    );
+    return {
+      broken: `Claude Code in ${PINNED_DIR} does not start (${probe?.reason ?? 'no claude binary in its package.json'}): run \`npm install\` in ${PACKAGE_DIR} again; its install script puts the native binary in place.`,
+    };
   }
-  return { path: file, version: probe.output.split('\n')[0]!.replace(/\s*\(Claude Code\)\s*$/, '').trim() };
+  return { path: file, version: versionOf(probe.output), source: 'pinned', pinnedVersion: PINNED_VERSION };
+}
+
+/** `2.1.197 (Claude Code)` -> `2.1.197`. */
+function versionOf(output: string): string {
+  return output.split('\n')[0]!.replace(/\s*\(Claude Code\)\s*$/, '').trim();
 }
 
 /** Makes the demo folder, or empties one that an earlier demo made; anything else is left alone. */
@@ -172,7 +207,8 @@ export async function runDemo(dir: string, events: DemoEvents = {}): Promise<Dem
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'ptg-demo-home-'));
   try {
     const script = await loadDemoScript(path.join(EXAMPLES_DIR, 'scripted-model', 'script.json'));
-    const claude = await findClaude({ ...process.env, HOME: home, CLAUDE_CONFIG_DIR: path.join(home, '.claude') });
+    // Probed the way it will run: the throw-away home, none of the user's keys (no server yet: a closed port).
+    const claude = await findClaude({ ...process.env, ...offlineClaudeEnv('http://127.0.0.1:9', home) });
     await prepareDir(dir);
     await fs.copy(path.join(EXAMPLES_DIR, 'root'), paths.root, { filter: exampleOnly(path.join(EXAMPLES_DIR, 'root')) });
     await makeUpstream(path.join(EXAMPLES_DIR, 'target'), paths.upstream);

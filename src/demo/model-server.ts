@@ -314,6 +314,8 @@ export function offlineClaudeEnv(serverUrl: string, home: string, base: NodeJS.P
     ANTHROPIC_BASE_URL: serverUrl,
     ANTHROPIC_API_KEY: 'demo',
     ANTHROPIC_AUTH_TOKEN: undefined,
+    // The user's own claude may run the demo: its login stays out of it too.
+    CLAUDE_CODE_OAUTH_TOKEN: undefined,
     ANTHROPIC_MODEL: undefined,
     ANTHROPIC_SMALL_FAST_MODEL: undefined,
     ANTHROPIC_CUSTOM_HEADERS: undefined,

@@ -8,15 +8,25 @@ import type { ClaudeBinary, DemoPaths, DemoResult, DemoStep, StepResult } from '
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 export function bannerLines(info: { paths: DemoPaths; claude: ClaudeBinary; serverUrl: string; examples: string }): string[] {
+  const { claude } = info;
+  const which =
+    claude.source === 'pinned'
+      ? [`  claude        ${claude.version}, pinned with ptg: ${claude.path}`]
+      : [
+          `  claude        ${claude.version}, from PATH: ${claude.path}`,
+          `                yours, but it spends nothing: the model is the local script, and claude runs with a`,
+          `                throw-away HOME and none of your API keys or login`,
+        ];
   return [
     c.bold('ptg demo: the whole pipeline on a bundled example, offline'),
     '',
     `${c.yellow('The model is scripted.')} A local fake of the Anthropic Messages API (${info.serverUrl})`,
     'answers with pre-written steps (examples/scripted-model/script.json). The real Claude Code CLI',
-    `(${info.claude.version}, from ptg's node_modules) carries them out in each slot: it writes the`,
-    'test files and runs the commands. No real model is called, nothing leaves this machine, no',
-    'money is spent: the costs in the reports are what Claude Code computes from the scripted usage.',
+    'carries them out in each slot: it writes the test files and runs the commands.',
+    'No real model is called, nothing leaves this machine, no money is spent: the costs in the',
+    'reports are what Claude Code computes from the scripted usage.',
     '',
+    ...which,
     `  example root  ${path.join(info.examples, 'root')}: 4 STPs, v1 (one prompt), v2 (orchestrator + skill)`,
     `  target        ${path.join(info.examples, 'target')}, committed to ${info.paths.upstream}`,
     `  demo folder   ${info.paths.dir}`,
@@ -45,9 +55,14 @@ export function finalLines(result: DemoResult): string[] {
     return [`${sym.fail} Demo interrupted. What it made so far is in ${result.paths.dir}; \`ptg demo\` again starts it afresh.`];
   }
   if (result.failed) {
+    const { claude } = result;
     return [
       `${sym.fail} The demo stopped at \`ptg ${result.failed.step.args.join(' ')}\`; its output is above.`,
       `  Everything it made is in ${result.paths.dir}. If this looks like a bug in ptg, please report it with the output above.`,
+      // The script is written against the pinned claude; another version may ask or answer differently.
+      ...(claude.source === 'path' && claude.version !== claude.pinnedVersion
+        ? [`  The demo ran Claude Code ${claude.version} from PATH; its script is written for ${claude.pinnedVersion}: say so in the report.`]
+        : []),
     ];
   }
   const lines = [`${sym.ok} Demo done in ${seconds(result.durationMs)}: ${result.steps.length} ptg commands, ${result.modelRequests} answers from the scripted model (no real model was called).`, ''];
