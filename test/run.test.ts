@@ -173,7 +173,10 @@ describe('ptg run', () => {
       const found = dir ? grandchildPids([path.join(dir, 'claude.jsonl')]) : [];
       return found.length > 0 && found;
     });
-    const agent = fs.readJsonSync(path.join(w.findExp('1')!, 'status.json')).pid;
+    const agent: number = await waitFor('the agent\'s pid', () => {
+      const dir = w.findExp('1');
+      return dir && fs.readJsonSync(path.join(dir, 'status.json'), { throws: false })?.pid;
+    });
     process.kill(ptgPid, 'SIGINT');
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(isAlive(agent), 'the agent ignores SIGTERM, so the first Ctrl-C is still waiting for it');
