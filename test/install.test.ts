@@ -53,9 +53,15 @@ const systemPath = (process.env.PATH ?? '').split(path.delimiter).filter((dir) =
  * ptg's version ranges against the registry: `npm ci` never fetched that metadata.
  */
 function seededLock(name: string): object {
-  const lock = fs.readJsonSync(path.join(PROJECT, 'package-lock.json')) as { packages: Record<string, { dev?: boolean }> };
+  const lock = fs.readJsonSync(path.join(PROJECT, 'package-lock.json')) as { packages: Record<string, { dev?: boolean; version: string; resolved?: string }> };
   const packages: Record<string, unknown> = { '': { name } };
-  for (const [key, entry] of Object.entries(lock.packages)) if (key && !entry.dev) packages[key] = entry;
+  for (const [key, entry] of Object.entries(lock.packages)) {
+    if (!key || entry.dev) continue;
+    // With its tarball's address npm fetches by integrity from the cache; without one it asks the
+    // registry for the package's metadata first (ENOTCACHED offline).
+    const pkg = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    packages[key] = { ...entry, resolved: entry.resolved ?? `https://registry.npmjs.org/${pkg}/-/${pkg.split('/').pop()}-${entry.version}.tgz` };
+  }
   return { name, lockfileVersion: 3, requires: true, packages };
 }
 
