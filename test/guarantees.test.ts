@@ -113,6 +113,19 @@ describe('an agent sees only its own version and its own experiment', () => {
     assert.ok(fs.existsSync(path.join(claude, 'skills', 'v2-generate-pytest', 'templates', 'test.py.tmpl')));
   });
 
+  test('files a killed ptg left parked are put back by the next run and by setup', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n' });
+    const installed = path.join(w.slot('1'), '.claude/commands/v2-orchestrator.md');
+    const parked = path.join(w.ws, '.ptg/parked/1-upstream/.claude/commands/v2-orchestrator.md');
+    const park = () => fs.moveSync(installed, parked);
+    park();
+    assert.equal((await w.run(['v1'])).code, 0);
+    assert.ok(fs.existsSync(installed) && !fs.existsSync(path.dirname(path.dirname(path.dirname(parked)))), 'the run put it back');
+    park();
+    assert.equal((await ptg(['setup', '--repo', w.upstream, '--no-python'], { cwd: w.root })).code, 0);
+    assert.ok(fs.existsSync(installed), 'setup put it back');
+  });
+
   test('an orchestrated version whose command the agent did not load is an agent error', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\n' });
     const r = await w.run(['v2'], { env: { FAKE_AGENT_HIDE_COMMANDS: '1' } });
