@@ -58,8 +58,10 @@ const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
 export const RESULT_GRACE_MS = 30_000;
 
 /**
- * One experiment: reset the slot (saving unsaved work), run the agent with its output going to
- * claude.jsonl and a transcript to claude.log, then record the changes and pyright's verdict.
+ * One experiment: reset the slot (saving unsaved work, removing an earlier agent's leftovers),
+ * park the other versions, place the carried files, run the agent with its output going to
+ * claude.jsonl and a transcript to claude.log, then mask secrets, keep the carried files, record
+ * the changes, pyright's verdict and the artifacts, and put the other versions back.
  * Never throws: the agent's failures, and ptg's own on this slot, are the result.
  */
 export async function runExperiment(exp: ExperimentPlan, ctx: ExperimentContext): Promise<ExperimentStatus> {
