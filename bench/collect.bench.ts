@@ -32,7 +32,7 @@ export const collectBench: Benchmark = {
       await ptgOk(['setup', '--repo', upstream, '--no-python'], { cwd: root });
       const run = await ptgOk(['run', 'v1', '--agent', FAKE_AGENT], { cwd: root, timeoutMs: 900_000 });
       const runId = runIdOf(run.stdout);
-      const expDirs = Array.from({ length: STPS }, (_, i) => path.join(ws, `${i + 1}-upstream`, `v1_experiment_${runId}`));
+      const expDirs = Array.from({ length: STPS }, (_, i) => path.join(ws, 'experiments', `v1_experiment_${runId}`, `${i + 1}-upstream`));
       const logBytes = expDirs.reduce((sum, d) => sum + fs.statSync(path.join(d, 'claude.log')).size, 0);
       ctx.log(`run ${runId}: ${STPS} experiments, claude.log ${fmt.mb(logBytes / 1024 / STPS)} each; ${ctx.reps} rep(s), medians`);
 

@@ -4,7 +4,7 @@
 // bash way (untar every pack into one folder; cp -r every experiment folder).
 import path from 'node:path';
 import fs from 'fs-extra';
-import { bash, type Benchmark, duKb, FAKE_AGENT, fileSizes, fmt, goal, type Goal, makeRoot, makeSmallRepo, median, medianRatio, ptg, ptgOk, removeDir, settle, table, tmpDir } from './support.js';
+import { bash, type Benchmark, duKb, experimentDirs, FAKE_AGENT, fileSizes, fmt, goal, type Goal, makeRoot, makeSmallRepo, median, medianRatio, ptg, ptgOk, removeDir, settle, table, tmpDir } from './support.js';
 
 const STPS = 100;
 const REPEAT = 4;
@@ -59,12 +59,7 @@ export const mergeBench: Benchmark = {
       for (const i of shardIds) packWalls.push((await ptgOk(['pack', 'v1', RUN_ID, '--out', packs, '--workspace', wsOf(i)], { cwd: root, log: ctx.log })).wallMs);
       const packFiles = fs.readdirSync(packs).filter((n) => n.endsWith('.tar.gz')).map((n) => path.join(packs, n));
       if (packFiles.length !== SHARDS) throw new Error(`ptg pack wrote ${packFiles.length} archives in ${packs}, not ${SHARDS}: ${fs.readdirSync(packs).join(', ')}`);
-      const expDirs = shardIds.flatMap((i) =>
-        fs.readdirSync(wsOf(i)).flatMap((slot) => {
-          const full = path.join(wsOf(i), slot);
-          return fs.statSync(full).isDirectory() && !slot.startsWith('.') ? fs.readdirSync(full).filter((n) => n.startsWith(`v1_experiment_${RUN_ID}`)).map((n) => path.join(full, n)) : [];
-        }),
-      );
+      const expDirs = shardIds.flatMap((i) => experimentDirs(wsOf(i), 'v1', RUN_ID));
       if (expDirs.length !== EXPERIMENTS) throw new Error(`the shards left ${expDirs.length} experiment folders, not ${EXPERIMENTS}`);
       settle();
       ctx.log(

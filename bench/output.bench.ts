@@ -2,7 +2,7 @@
 // compared with the same agents writing straight to files (the bash way, and the floor).
 import path from 'node:path';
 import fs from 'fs-extra';
-import { bash, bashAgents, type Benchmark, FAKE_AGENT, fileSizes, fmt, freeKb, goal, makeRoot, makeSmallRepo, ptgOk, removeDir, settle, table, tmpDir } from './support.js';
+import { bash, bashAgents, type Benchmark, experimentDirs, FAKE_AGENT, fileSizes, fmt, freeKb, goal, makeRoot, makeSmallRepo, ptgOk, removeDir, settle, table, tmpDir } from './support.js';
 
 const STPS = 7;
 const MB_EACH = 200;
@@ -36,9 +36,7 @@ export const outputBench: Benchmark = {
       settle();
 
       const r = await ptgOk(['run', 'v1', '--agent', FAKE_AGENT], { cwd: root, timeoutMs: 900_000 });
-      const expDirs = fs.readdirSync(ws).filter((s) => s.endsWith('-upstream')).flatMap((s) =>
-        fs.readdirSync(path.join(ws, s)).filter((e) => e.startsWith('v1_experiment_')).map((e) => path.join(ws, s, e)),
-      );
+      const expDirs = experimentDirs(ws, 'v1');
       const jsonl = fileSizes(expDirs.map((d) => path.join(d, 'claude.jsonl')));
       const log = fileSizes(expDirs.map((d) => path.join(d, 'claude.log')));
       // The slots hold GBs now: gone at once, before anything else runs.

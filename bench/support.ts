@@ -408,3 +408,13 @@ export interface Benchmark {
   title: string;
   run(ctx: BenchContext): Promise<Goal[]>;
 }
+
+/** The experiment folders of a workspace: `experiments/<version>_experiment_<run-id>[…]/<slot>/`, for run ids starting with `runId`. */
+export function experimentDirs(ws: string, version: string, runId = ''): string[] {
+  const base = path.join(ws, 'experiments');
+  if (!fs.existsSync(base)) return [];
+  return fs
+    .readdirSync(base)
+    .filter((n) => n.startsWith(`${version}_experiment_${runId}`))
+    .flatMap((run) => fs.readdirSync(path.join(base, run)).map((slot) => path.join(base, run, slot)));
+}
