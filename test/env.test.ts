@@ -120,3 +120,30 @@ describe('per-version settings and the agent\'s environment', () => {
     assert.equal(key.stderr.trim(), 'ptg: ptg.config.json: unknown key "versions.v1.requiredEnvs". Known keys in "versions.v1": requiredEnv, env, artifacts, model, sequential, carry.');
   });
 });
+
+describe('ptg run --dry-run', () => {
+  test('prints the plan and starts nothing: no agent process, nothing written in the workspace', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: hang\n', '2': '# STP 2\n' }, { versions: { v1: { requiredEnv: ['ARTIFACTORY_TOKEN'] } } });
+    const listing = () =>
+      spawnSync('find', [w.ws, '-path', `${w.ws}/.ptg/mirror.git`, '-prune', '-o', '-printf', '%p %s %T@\\n'], { encoding: 'utf8' }).stdout.split('\n').sort().join('\n');
+    const before = listing();
+    const env = { FAKE_AGENT_RECORD: record, ARTIFACTORY_TOKEN: SECRET };
+    const r = await w.run(['v1', '--dry-run', '--model', 'opus,sonnet', '--timeout', '30m', '--env', 'KUBECONFIG=/k'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Dry run: would run v1 \([0-9a-f]{12}\) as run \d{8}_\d{6}: 4 experiment\(s\), 4 at a time; nothing was started or written\.$/m);
+    assert.match(r.stdout, /env +ARTIFACTORY_TOKEN, KUBECONFIG \(names only\)/);
+    assert.match(r.stdout, /^\[STP 1 opus\] in 1-upstream → .*experiments\/v1_experiment_\d{8}_\d{6}_opus\/1-upstream$/m);
+    assert.match(r.stdout, /fake-agent\.mjs -p --dangerously-skip-permissions --output-format stream-json --verbose --model sonnet < prompt/);
+    assert.match(r.stdout, /^ {2}\| Write pytest tests for this plan:$/m);
+    assert.ok(!(r.stdout + r.stderr).includes(SECRET));
+    assert.deepEqual(fs.readdirSync(record), [], 'no agent process started, not even for --version');
+    assert.equal(listing(), before, 'nothing written in the workspace');
+
+    const json = await w.run(['v1', '--dry-run', '--json'], { env });
+    const data = JSON.parse(json.stdout);
+    assert.deepEqual(data.experiments.map((e: { stp: string }) => e.stp), ['1', '2']);
+    assert.equal(data.timeoutMs, undefined);
+    assert.deepEqual(data.agent.env, ['ARTIFACTORY_TOKEN']);
+  });
+});

@@ -3,10 +3,10 @@ import { parseDuration } from '../core/duration.js';
 import { experimentLabel, statusLine } from '../core/experiment-folder.js';
 import { agentEnv, chainSettings, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
-import { executeRun, planRun } from '../core/run.js';
+import { dryRunOf, executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
-import { finishedLine, interruptLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
+import { dryRunLines, finishedLine, interruptLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
 
 export interface RunFlags extends GlobalFlags {
@@ -20,6 +20,7 @@ export interface RunFlags extends GlobalFlags {
   env?: string[];
   artifact?: string[];
   model?: string[];
+  dryRun?: boolean;
   sequential?: boolean;
   carry?: string[];
   carryFrom?: string;
@@ -84,9 +85,16 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     artifacts: [...settings.artifacts, ...(flags.artifact ?? [])],
     models: modelsOf(flags.model, settings, [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])]),
     ...(await chainSettings(flags, settings)),
+    dryRun: flags.dryRun,
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);
+  if (flags.dryRun) {
+    const data = dryRunOf(plan, req);
+    if (flags.json) printJson(data);
+    for (const line of dryRunLines(data)) ctx.result(line);
+    return EXIT.ok;
+  }
   const { manifest } = plan;
   const rows = new Map<string, LiveRow>(
     plan.experiments.map((e) => [e.dir, { label: experimentLabel(e.stp, e.model, e.repeat), state: 'pending' }]),

@@ -44,6 +44,8 @@ export interface RunRequest {
   artifacts?: string[];
   /** Each model gets every STP (a matrix in one run id); the agent gets `--model M`. */
   models?: string[];
+  /** Plan only: no run id is claimed, no lock taken, nothing written, no agent asked anything. */
+  dryRun?: boolean;
   /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
   sequential?: boolean;
   carry?: string[];
@@ -177,7 +179,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     }
     if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
   } else {
-    runId = await claimRunId(req.workspace, req.version.name, req.runId);
+    runId = req.dryRun ? validateRunId(req.runId ?? timestampId()) : await claimRunId(req.workspace, req.version.name, req.runId);
     for (const stp of req.stps) {
       for (const model of req.models?.length ? req.models : [undefined]) {
         for (let r = 1; r <= repeat; r++) planned.push(await plan(stp, repeat > 1 ? r : undefined, model));
@@ -228,6 +230,35 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   manifest.marker = MARKER_PREFIX;
   const cached = await cachedAgentVersion(req.workspace, agentPath);
   return { manifest, experiments: planned, agentPath, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
+}
+
+/** What `ptg run --dry-run` shows: the plan as data, with the environment's names and never a value. */
+export function dryRunOf(plan: RunPlan, req: RunRequest) {
+  const m = plan.manifest;
+  return {
+    format: 1 as const,
+    version: m.version,
+    versionHash: m.versionHash,
+    runId: m.runId,
+    resume: Boolean(req.resume),
+    concurrency: m.concurrency,
+    timeoutMs: req.timeoutMs,
+    idleTimeoutMs: req.idleTimeoutMs,
+    agent: { path: plan.agentPath, version: plan.cachedAgentVersion, env: req.envNames ?? [] },
+    models: req.models?.length ? req.models : undefined,
+    sequential: m.sequential,
+    artifacts: req.artifacts?.length ? req.artifacts : undefined,
+    experiments: plan.experiments.map((e) => ({
+      stp: e.stp,
+      model: e.model,
+      repeat: e.repeat,
+      slot: e.slot,
+      dir: e.dir,
+      argv: [plan.agentPath, ...m.agent.args, ...(e.model ? ['--model', e.model] : [])],
+      promptSha256: e.promptSha256,
+      prompt: e.prompt.split('\n').slice(0, 3),
+    })),
+  };
 }
 
 /** Makes the run's folder; taken ids get a suffix, so two runs in one second never share one. */

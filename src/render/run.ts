@@ -1,7 +1,7 @@
 import { experimentLabel } from '../core/experiment-folder.js';
 import { formatDuration } from '../core/duration.js';
 import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
-import type { RunResult } from '../core/run.js';
+import type { dryRunOf, RunResult } from '../core/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import { c, sym, table } from './style.js';
 
@@ -82,4 +82,22 @@ export function summaryLines(result: RunResult, collectCommand: string): string[
     `${ok === manifest.experiments.length ? sym.ok : sym.warn} ${ok}/${manifest.experiments.length} succeeded · total cost ${money(cost)} · run ${c.bold(manifest.runId)}${result.interrupted ? ' · interrupted' : ''}`,
     `Next: ${c.bold(collectCommand)}`,
   ];
+}
+
+/** `ptg run --dry-run`: the plan, one experiment a block. */
+export function dryRunLines(d: ReturnType<typeof dryRunOf>): string[] {
+  const lines = [
+    `Dry run: ${d.resume ? 'resuming' : 'would run'} ${d.version} (${d.versionHash.slice(0, 12)}) as run ${d.runId}: ${d.experiments.length} experiment(s), ${d.concurrency} at a time; nothing was started or written.`,
+    `  agent      ${d.agent.path}${d.agent.version ? ` ${d.agent.version}` : ''}`,
+    `  timeout    ${d.timeoutMs ? formatDuration(d.timeoutMs) : 'none'} · idle timeout ${d.idleTimeoutMs ? formatDuration(d.idleTimeoutMs) : 'none'}`,
+    `  env        ${d.agent.env.length ? `${d.agent.env.join(', ')} (names only)` : 'ptg\'s own, nothing added'}`,
+  ];
+  if (d.models) lines.push(`  models     ${d.models.join(', ')}`);
+  if (d.sequential) lines.push(`  sequential carrying ${d.sequential.carry.join(', ') || 'nothing'}${d.sequential.carryFrom ? ` from ${d.sequential.carryFrom}` : ''}`);
+  if (d.artifacts) lines.push(`  artifacts  ${d.artifacts.join(', ')}`);
+  for (const e of d.experiments) {
+    lines.push('', `[STP ${experimentLabel(e.stp, e.model, e.repeat)}] in ${e.slot} → ${e.dir}`, `  $ ${e.argv.join(' ')} < prompt (sha256 ${e.promptSha256.slice(0, 12)})`);
+    for (const line of e.prompt) lines.push(`  | ${line}`);
+  }
+  return lines;
 }
