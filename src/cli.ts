@@ -64,6 +64,7 @@ function program(): Command {
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
       .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
       .option('--model <model>', 'the model; several (repeatable, or a,b) make a matrix: every STP with each', collect, [])
+      .option('--retries <n>', 'run an experiment again after a transient API error (429, 5xx, 529 overloaded), at most n times')
       .option('--dry-run', 'print the plan (STPs, slots, argv, prompts\' first lines, env names) and start nothing')
       .option('--sequential', 'one experiment at a time, in STP order (a version that learns as it goes)')
       .option('--carry <path>', 'with --sequential: a repository file each experiment hands to the next, repeatable: --carry GRAVEYARD.md', collect, [])

@@ -147,3 +147,25 @@ describe('ptg run --dry-run', () => {
     assert.deepEqual(data.agent.env, ['ARTIFACTORY_TOKEN']);
   });
 });
+
+describe('ptg run --retries', () => {
+  test('a transient 529 is run again and succeeds; a plain failure and a timeout are not retried', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: flaky 529\n', '2': '# STP 2\nfake: exit 3\n', '3': '# STP 3\nfake: hang\n' });
+    const r = await w.run(['v1', '--retries', '2', '--timeout', '2s', '--run-id', 'retry'], { env: { FAKE_AGENT_RECORD: record } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /\[STP 1\] API error 529: trying again \(attempt 2\)/);
+    const one = w.expDir('1', 'v1', 'retry');
+    const s1 = fs.readJsonSync(path.join(one, 'status.json'));
+    assert.equal(s1.state, 'succeeded');
+    assert.deepEqual(s1.retries, [{ attempt: 1, reason: 'API error 529', costUsd: 0.0125, tokens: { input: 1000, output: 200, cacheRead: 50, cacheCreation: 10 } }]);
+    assert.equal(s1.costUsd, 0.025, 'both attempts are paid for');
+    assert.equal(s1.tokens.input, 2000);
+    assert.equal(fs.readJsonSync(path.join(one, 'attempt-1', 'status.json')).apiErrorStatus, 529);
+    const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/retry/manifest.json'));
+    assert.deepEqual(manifest.experiments.map((e: { attempts: number; state: string }) => [e.state, e.attempts]), [['succeeded', 2], ['failed', 1], ['timed_out', 1]]);
+    for (const stp of ['2', '3']) assert.ok(!fs.existsSync(path.join(w.expDir(stp, 'v1', 'retry'), 'attempt-1')), `STP ${stp} was not retried`);
+    assert.equal((await ptg(['collect', 'v1', 'retry'], { cwd: w.root })).code, 0);
+    assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_retry', 'summary.md'), 'utf8'), /Attempts: 2 \(attempt 1: API error 529, \$0\.0125\); cost and tokens count all of them\./);
+  });
+});

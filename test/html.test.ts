@@ -23,6 +23,7 @@ function experiment(stp: string, status: ReportExperiment['status'], extra: Part
     changedFiles: [{ status: 'A', path: `tests/test_stp_${stp}.py` }],
     artifacts: [],
     masked: [],
+    retries: [],
     pyright: { errors: 2, warnings: 1 },
     durationMs: 95_000,
     turns: 12,

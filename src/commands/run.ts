@@ -21,6 +21,7 @@ export interface RunFlags extends GlobalFlags {
   artifact?: string[];
   model?: string[];
   dryRun?: boolean;
+  retries?: string;
   sequential?: boolean;
   carry?: string[];
   carryFrom?: string;
@@ -31,6 +32,12 @@ export interface RunFlags extends GlobalFlags {
   shardFromEnv?: string;
   signal: AbortSignal;
   ptgVersion: string;
+}
+
+export function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} needs a whole number (0 or more), not "${value}".`);
+  return n;
 }
 
 export function positiveInt(value: string | undefined, flag: string): number | undefined {
@@ -86,6 +93,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     models: modelsOf(flags.model, settings, [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])]),
     ...(await chainSettings(flags, settings)),
     dryRun: flags.dryRun,
+    retries: flags.retries === undefined ? config.retries : wholeNumber(flags.retries, '--retries'),
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);
@@ -116,6 +124,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     onExperimentStarted: (exp, pid) => {
       Object.assign(rows.get(exp.dir)!, { state: 'running', startedAt: Date.now() });
       if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] started (pid ${pid ?? '?'}) in ${exp.slotDir}`);
+    },
+    onExperimentRetry: (exp, attempt, reason) => {
+      if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] ${reason}: trying again (attempt ${attempt})`);
     },
     onExperimentProgress: (exp, figures) => {
       rows.get(exp.dir)!.figures = { ...figures };

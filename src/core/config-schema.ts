@@ -43,6 +43,8 @@ export const Config = z.strictObject({
   concurrency: z.number().int().positive().optional(),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */
   timeout: z.union([z.string().min(1), z.number().positive()]).optional(),
+  /** Runs an experiment again after a transient API error (429, 5xx, 529), at most this many times. */
+  retries: z.number().int().min(0).optional(),
   /** Ends an agent that printed nothing for this long (Claude Code can stall): "5m", or seconds. */
   idleTimeout: z.union([z.string().min(1), z.number().positive()]).optional(),
   prompts: z

@@ -6,7 +6,7 @@ import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
 import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
-import { type AgentFigures, StreamJsonParser } from '../io/streamjson.js';
+import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from '../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
 import { statusFile } from './manifest.js';
@@ -45,6 +45,8 @@ export interface ExperimentContext {
   secrets?: Secret[];
   /** Globs of the slot's files to keep in `artifacts/` once the agent has ended. */
   artifacts?: string[];
+  /** Earlier attempts of this experiment that were run again (--retries): their cost and tokens count here too. */
+  earlierAttempts?: NonNullable<ExperimentStatus['retries']>;
   /** Files carried from the previous experiment (`from`: a folder holding them under their repository paths). */
   carry?: { paths: string[]; from?: string };
   signal: AbortSignal;
@@ -207,6 +209,14 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
   status.turns = figures.turns;
   status.tokens = figures.tokens;
   status.costUsd = figures.costUsd;
+  status.apiErrorStatus = figures.result?.apiErrorStatus;
+  if (ctx.earlierAttempts?.length) {
+    status.retries = ctx.earlierAttempts;
+    for (const earlier of ctx.earlierAttempts) {
+      if (earlier.costUsd !== undefined) status.costUsd = (status.costUsd ?? 0) + earlier.costUsd;
+      if (earlier.tokens) for (const k of Object.keys(earlier.tokens) as (keyof Tokens)[]) status.tokens[k] += earlier.tokens[k];
+    }
+  }
   status.state = stateOf(exit, figures);
   if (exit.spawnError) status.agentError = exit.spawnError;
   else if (figures.result?.isError) status.agentError = figures.result.text ?? figures.result.subtype ?? 'error';
@@ -311,4 +321,13 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
     await writeJsonAtomic(file(FILES.pyright), { format: 1, ...verdict });
     status.pyright = { files: verdict.files, errors: verdict.errors, warnings: verdict.warnings, failure: verdict.failure };
   }
+}
+
+/**
+ * Why an experiment that ended so is worth running again: a transient API error (429, 5xx, 529,
+ * overloaded). Never a timeout, an interrupt, a plain failure or a success.
+ */
+export function retryReason(status: ExperimentStatus): string | undefined {
+  if ((status.state !== 'agent_error' && status.state !== 'failed') || status.stopReason) return undefined;
+  return transientError({ isError: true, apiErrorStatus: status.apiErrorStatus, text: status.agentError });
 }

@@ -51,6 +51,8 @@ export interface ExperimentStatus {
   costUsd?: number;
   /** The agent's own error: a result with is_error, or why it could not start. */
   agentError?: string;
+  /** The HTTP status of the API error the agent's session ended on, where it says. */
+  apiErrorStatus?: number;
   changedFiles?: ChangedFile[];
   /** Generated or changed Python test files (`test_*.py` / `*_test.py`), repository paths. */
   testFiles?: string[];
@@ -65,6 +67,11 @@ export interface ExperimentStatus {
   masked?: MaskedFile[];
   /** Files kept from the slot by `artifacts` globs, repository paths, copied under `artifacts/`. */
   artifacts?: string[];
+  /**
+   * Earlier attempts of this experiment that ended on a transient API error and were run again
+   * (--retries), their files in `attempt-<k>/`; cost and tokens above count every attempt.
+   */
+  retries?: { attempt: number; reason: string; costUsd?: number; tokens?: Tokens }[];
   /** A sequential run's carried files: where they came from, lines received and left. */
   carry?: CarryStatus;
 }

@@ -4,7 +4,7 @@ import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
 import type { CarryStatus } from './carry.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
-import { type ExperimentState, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus } from './manifest.js';
+import { type ExperimentState, type ExperimentStatus, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus } from './manifest.js';
 import { isAlive } from './lock.js';
 
 export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';
@@ -29,6 +29,8 @@ export interface ReportExperiment {
   masked: MaskedFile[];
   /** A sequential run: the carried files' lines as received and as left. */
   carry?: CarryStatus;
+  /** Earlier attempts run again after a transient API error (--retries); cost and tokens count them. */
+  retries: NonNullable<ExperimentStatus['retries']>;
   pyright?: { errors: number; warnings: number; failure?: string };
   durationMs?: number;
   turns?: number;
@@ -156,6 +158,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     artifacts: s?.artifacts ?? [],
     masked: s?.masked ?? [],
     carry: s?.carry,
+    retries: s?.retries ?? [],
     pyright: s?.pyright ? { errors: s.pyright.errors, warnings: s.pyright.warnings, failure: s.pyright.failure } : undefined,
     durationMs: s?.durationMs,
     turns: s?.turns,

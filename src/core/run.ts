@@ -8,7 +8,7 @@ import { maskText, type Secret } from '../io/mask.js';
 import { MARKER_PREFIX, which } from '../io/proc.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import { askAgentVersion, cachedAgentVersion, DEFAULT_AGENT } from './agent.js';
-import { type ExperimentPlan, runExperiment } from './experiment.js';
+import { type ExperimentPlan, retryReason, runExperiment } from './experiment.js';
 import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
 import { CARRY_OUT } from './carry.js';
@@ -46,6 +46,8 @@ export interface RunRequest {
   models?: string[];
   /** Plan only: no run id is claimed, no lock taken, nothing written, no agent asked anything. */
   dryRun?: boolean;
+  /** Runs again, after a back-off, an experiment that ended on a transient API error: at most this many times. */
+  retries?: number;
   /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
   sequential?: boolean;
   carry?: string[];
@@ -285,6 +287,8 @@ async function agentVersionOf(agentPath: string, env: NodeJS.ProcessEnv, workspa
 
 export interface RunEvents {
   onExperimentStarted?(exp: ExperimentPlan, pid: number | undefined): void;
+  /** A transient API error: the experiment starts again as attempt `attempt`. */
+  onExperimentRetry?(exp: ExperimentPlan, attempt: number, reason: string): void;
   onExperimentProgress?(exp: ExperimentPlan, figures: AgentFigures): void;
   onExperimentFinished?(exp: ExperimentPlan, status: ExperimentStatus): void;
 }
@@ -344,28 +348,41 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         return;
       }
       Object.assign(e, { state: 'running', attempts: e.attempts + 1, startedAt: new Date().toISOString(), finishedAt: undefined });
-      const status = await runExperiment(exp, {
-        workspace: ws,
-        version: manifest.version,
-        runId: manifest.runId,
-        agent: { command: plan.agentPath, args: exp.model ? [...manifest.agent.args, '--model', exp.model] : manifest.agent.args },
-        env: req.env,
-        timeoutMs: req.timeoutMs,
-        idleTimeoutMs: req.idleTimeoutMs,
-        secrets: req.secrets,
-        artifacts: req.artifacts,
-        carry: manifest.sequential && { paths: manifest.sequential.carry, from: carrySource(manifest, e, runDir(ws, manifest.version, manifest.runId)) },
-        command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
-        signal,
-        onStarted: (pid) => {
-          e.pid = pid;
-          // The first wave is off: now there is CPU to spare for the agent's --version.
-          if (++started === manifest.concurrency) recordVersion();
-          void save();
-          events.onExperimentStarted?.(exp, pid);
-        },
-        onProgress: (figures) => events.onExperimentProgress?.(exp, figures),
-      });
+      const earlierAttempts: NonNullable<ExperimentStatus['retries']> = [];
+      let status: ExperimentStatus;
+      for (;;) {
+        status = await runExperiment(exp, {
+          workspace: ws,
+          version: manifest.version,
+          runId: manifest.runId,
+          agent: { command: plan.agentPath, args: exp.model ? [...manifest.agent.args, '--model', exp.model] : manifest.agent.args },
+          env: req.env,
+          timeoutMs: req.timeoutMs,
+          idleTimeoutMs: req.idleTimeoutMs,
+          secrets: req.secrets,
+          artifacts: req.artifacts,
+          carry: manifest.sequential && { paths: manifest.sequential.carry, from: carrySource(manifest, e, runDir(ws, manifest.version, manifest.runId)) },
+          command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
+          signal,
+          onStarted: (pid) => {
+            e.pid = pid;
+            // The first wave is off: now there is CPU to spare for the agent's --version.
+            if (++started === manifest.concurrency) recordVersion();
+            void save();
+            events.onExperimentStarted?.(exp, pid);
+          },
+          onProgress: (figures) => events.onExperimentProgress?.(exp, figures),
+          earlierAttempts: earlierAttempts.length ? [...earlierAttempts] : undefined,
+        });
+        const reason = retryReason(status);
+        if (!reason || earlierAttempts.length >= (req.retries ?? 0) || signal.aborted) break;
+        // A transient API error: the same experiment again, from a clean slot, its files kept in attempt-<k>/.
+        earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason, ...ownFigures(status, earlierAttempts) });
+        events.onExperimentRetry?.(exp, earlierAttempts.length + 1, reason);
+        if (!(await backOff(earlierAttempts.length, signal))) break;
+        await keepAttempt(exp.dir);
+        e.attempts += 1;
+      }
       Object.assign(e, {
         state: status.state,
         finishedAt: status.finishedAt,
@@ -403,6 +420,30 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
   } finally {
     await release();
   }
+}
+
+/** An attempt's own cost and tokens: its status counts the earlier attempts' too. */
+function ownFigures(status: ExperimentStatus, earlier: NonNullable<ExperimentStatus['retries']>): { costUsd?: number; tokens?: ExperimentStatus['tokens'] } {
+  const costUsd = status.costUsd === undefined ? undefined : Math.round((status.costUsd - earlier.reduce((sum, a) => sum + (a.costUsd ?? 0), 0)) * 1e9) / 1e9;
+  const tokens = status.tokens && { ...status.tokens };
+  for (const a of earlier) if (tokens && a.tokens) for (const k of Object.keys(tokens) as (keyof typeof tokens)[]) tokens[k] -= a.tokens[k];
+  return { costUsd, tokens };
+}
+
+/** Waits 1 s, 2 s, 4 s… (at most 60 s), each ±50%, so that retries do not arrive together; false when interrupted. */
+function backOff(retry: number, signal: AbortSignal): Promise<boolean> {
+  const ms = Math.min(60_000, 1000 * 2 ** (retry - 1)) * (0.5 + Math.random());
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort);
+  });
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);

@@ -11,6 +11,8 @@ export interface Tokens {
 
 export interface AgentResult {
   isError: boolean;
+  /** The HTTP status of the API error that ended the session, where Claude Code gives it. */
+  apiErrorStatus?: number;
   subtype?: string;
   text?: string;
   turns?: number;
@@ -147,6 +149,7 @@ export class StreamJsonParser {
       case 'result': {
         const result: AgentResult = {
           isError: Boolean(e.is_error),
+          apiErrorStatus: typeof e.api_error_status === 'number' ? e.api_error_status : undefined,
           subtype: e.subtype,
           text: typeof e.result === 'string' ? e.result : undefined,
           turns: typeof e.num_turns === 'number' ? e.num_turns : undefined,
@@ -168,4 +171,18 @@ export class StreamJsonParser {
         return '';
     }
   }
+}
+
+const TRANSIENT = new Set([429, 500, 502, 503, 529]);
+
+/**
+ * A result that ended on an API error worth trying again: rate limited, overloaded, a server
+ * error. Claude Code says so in `api_error_status`, or only in its text (`API Error: 529 ...`).
+ */
+export function transientError(result: AgentResult | undefined): string | undefined {
+  if (!result?.isError) return undefined;
+  const status = result.apiErrorStatus ?? Number(/API Error: (\d{3})\b/.exec(result.text ?? '')?.[1]);
+  if (TRANSIENT.has(status)) return `API error ${status}`;
+  if (/overloaded_error/.test(result.text ?? '')) return 'API error: overloaded';
+  return undefined;
 }

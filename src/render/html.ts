@@ -155,6 +155,7 @@ ${e.pyright ? `<p>Pyright: ${esc(e.pyright.errors)} errors, ${esc(e.pyright.warn
 <p>Generated or changed files:</p>${files}
 ${e.artifacts.length ? `<p>Artifacts:</p><ul>${e.artifacts.map((a) => `<li><a href="${esc(encodeURI(`${stpFolder(e)}/artifacts/${a}`))}"><code>${esc(a)}</code></a></li>`).join('')}</ul>` : ''}
 ${e.masked.length ? `<p class="error">Secrets masked: ${esc(maskedText(e.masked))}</p>` : ''}
+${e.retries.length ? `<p>Attempts: ${e.retries.length + 1} (${esc(e.retries.map((r) => `attempt ${r.attempt}: ${r.reason}, ${money(r.costUsd)}`).join('; '))}); cost and tokens count all of them.</p>` : ''}
 <p>Last ${e.logTail.length} log lines:</p><pre>${esc(e.logTail.join('\n')) || '<span class="muted">(empty log)</span>'}</pre></details>`;
 }
 

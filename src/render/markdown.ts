@@ -104,6 +104,7 @@ export function summaryMarkdown(report: Report): string {
       for (const a of e.artifacts) lines.push(`- [\`${a}\`](${encodeURI(`${stpFolder(e)}/artifacts/${a}`)})`);
     }
     if (e.masked.length) lines.push('', `Secrets masked: ${maskedText(e.masked)}`);
+    if (e.retries.length) lines.push('', `Attempts: ${e.retries.length + 1} (${e.retries.map((r) => `attempt ${r.attempt}: ${r.reason}, ${money(r.costUsd)}`).join('; ')}); cost and tokens count all of them.`);
     if (e.logTail.length) {
       lines.push('', `<details><summary>Last ${e.logTail.length} lines of claude.log</summary>`, '', '```text', ...e.logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>');
     }

@@ -16,6 +16,8 @@
 //                                      ignored ones too) to $FAKE_AGENT_RECORD/<folder>.tree.json
 //   fake: leak <NAME>                  print $NAME's value (in its text, on stderr) and write it into
 //                                      tests/test_leak.py and build/leak.log
+//   fake: flaky <status>               the first time in this folder (per $FAKE_AGENT_RECORD): an API
+//                                      error with that status and exit 1, as Claude Code ends; then fine
 //   fake: linger                       print the result, then never exit (a known Claude Code hang)
 //   fake: spam <MB>                    print this many MB of assistant events
 //   fake: plain                        print plain text only, no JSON
@@ -121,7 +123,16 @@ if (has('killed')) process.kill(process.pid, 'SIGKILL');
 if (has('ignore-term')) process.on('SIGTERM', () => {});
 if (has('hang')) await sleep(1e9);
 
-const error = has('error');
+let error = has('error');
+const flaky = has('flaky');
+if (flaky) {
+  const flag = path.join(process.env.FAKE_AGENT_RECORD, `${path.basename(cwd)}.flaky`);
+  if (!fs.existsSync(flag)) {
+    fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
+    fs.writeFileSync(flag, '');
+    error = { arg: `${flaky.arg} Overloaded` };
+  }
+}
 emit({
   type: 'result',
   subtype: 'success',
@@ -132,6 +143,8 @@ emit({
   session_id: session,
   total_cost_usd: Number(has('cost')?.arg ?? 0.0125),
   usage,
+  ...(error && /^\d{3}\b/.test(error.arg) ? { api_error_status: Number(error.arg.slice(0, 3)) } : {}),
 });
+if (error && flaky) process.exit(1);
 if (has('linger')) await sleep(1e9);
 process.exit(Number(has('exit')?.arg ?? 0));
