@@ -65,6 +65,8 @@ function program(): Command {
       .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
       .option('--model <model>', 'the model; several (repeatable, or a,b) make a matrix: every STP with each', collect, [])
       .option('--retries <n>', 'run an experiment again after a transient API error (429, 5xx, 529 overloaded), at most n times')
+      .option('--max-cost <usd>', "start no experiment once the run's recorded cost reaches this; the rest are skipped (budget)")
+      .option('--max-cost-per-experiment <usd>', "passed to Claude Code as --max-budget-usd: it ends a session that spends more")
       .option('--dry-run', 'print the plan (STPs, slots, argv, prompts\' first lines, env names) and start nothing')
       .option('--sequential', 'one experiment at a time, in STP order (a version that learns as it goes)')
       .option('--carry <path>', 'with --sequential: a repository file each experiment hands to the next, repeatable: --carry GRAVEYARD.md', collect, [])

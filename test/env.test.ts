@@ -169,3 +169,21 @@ describe('ptg run --retries', () => {
     assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_retry', 'summary.md'), 'utf8'), /Attempts: 2 \(attempt 1: API error 529, \$0\.0125\); cost and tokens count all of them\./);
   });
 });
+
+describe('a cost budget', () => {
+  test('--max-cost 0.02 with -j 1 and 0.0125 an experiment runs exactly two; the others are skipped (budget); --max-cost-per-experiment reaches claude', async () => {
+    const record = tmpDir('ptg-record-');
+    const w = await setUpWorkspace({ '1': '# STP 1\n', '2': '# STP 2\n', '3': '# STP 3\n', '4': '# STP 4\n' });
+    const r = await w.run(['v1', '-j', '1', '--max-cost', '0.02', '--max-cost-per-experiment', '1.5', '--run-id', 'budget'], { env: { FAKE_AGENT_RECORD: record } });
+    assert.equal(r.code, 1, r.stderr);
+    const states = ['1', '2', '3', '4'].map((stp) => fs.readJsonSync(path.join(w.expDir(stp, 'v1', 'budget'), 'status.json')));
+    assert.deepEqual(states.map((s) => s.state), ['succeeded', 'succeeded', 'skipped', 'skipped']);
+    assert.deepEqual(states.map((s) => s.budget), [undefined, undefined, 'run', 'run']);
+    assert.equal(fs.readFileSync(path.join(w.expDir('3', 'v1', 'budget'), 'status.txt'), 'utf8'), "[STP 3] ✗ Skipped: the run's --max-cost was spent\n");
+    assert.equal(fs.readdirSync(record).filter((n) => n.endsWith('.argv.json')).length, 2, 'two agents started');
+    assert.deepEqual(fs.readJsonSync(path.join(record, '1-upstream.argv.json')).slice(-2), ['--max-budget-usd', '1.5']);
+    assert.match(r.stdout, /skipped \(budget\)/);
+    assert.equal((await ptg(['collect', 'v1', 'budget'], { cwd: w.root })).code, 0);
+    assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_budget', 'summary.md'), 'utf8'), /^\| 3 \| skipped \(budget\) \|/m);
+  });
+});

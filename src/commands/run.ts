@@ -22,6 +22,8 @@ export interface RunFlags extends GlobalFlags {
   model?: string[];
   dryRun?: boolean;
   retries?: string;
+  maxCost?: string;
+  maxCostPerExperiment?: string;
   sequential?: boolean;
   carry?: string[];
   carryFrom?: string;
@@ -32,6 +34,18 @@ export interface RunFlags extends GlobalFlags {
   shardFromEnv?: string;
   signal: AbortSignal;
   ptgVersion: string;
+}
+
+function usd(value: string, flag: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new UsageError(`${flag} needs an amount in USD above 0, like ${flag} 5 or ${flag} 0.50, not "${value}".`);
+  return n;
+}
+
+/** Claude Code's own limit per session (print mode, 2.0.28 and later). */
+function perExperimentBudget(flag: string | undefined, config: number | undefined): string[] {
+  const amount = flag === undefined ? config : usd(flag, '--max-cost-per-experiment');
+  return amount === undefined ? [] : ['--max-budget-usd', String(amount)];
 }
 
 export function wholeNumber(value: string, flag: string): number {
@@ -78,7 +92,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     version,
     stps,
     agentCommand: chooseAgent(flags.agent, process.env, config.agent?.command).command,
-    extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])],
+    extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? []), ...perExperimentBudget(flags.maxCostPerExperiment, config.maxCostPerExperiment)],
     concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),
     idleTimeoutMs: idleTimeout === undefined ? undefined : parseDuration(idleTimeout, 'idle-timeout'),
@@ -93,6 +107,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     models: modelsOf(flags.model, settings, [...(config.agent?.args ?? []), ...(flags.agentArg ?? [])]),
     ...(await chainSettings(flags, settings)),
     dryRun: flags.dryRun,
+    maxCostUsd: flags.maxCost === undefined ? config.maxCost : usd(flags.maxCost, '--max-cost'),
     retries: flags.retries === undefined ? config.retries : wholeNumber(flags.retries, '--retries'),
     ptgVersion: flags.ptgVersion,
   };

@@ -43,6 +43,10 @@ export const Config = z.strictObject({
   concurrency: z.number().int().positive().optional(),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */
   timeout: z.union([z.string().min(1), z.number().positive()]).optional(),
+  /** USD: no experiment starts once the run's recorded cost reaches it, like --max-cost. */
+  maxCost: z.number().positive().optional(),
+  /** USD per experiment, passed to Claude Code as --max-budget-usd, like --max-cost-per-experiment. */
+  maxCostPerExperiment: z.number().positive().optional(),
   /** Runs an experiment again after a transient API error (429, 5xx, 529), at most this many times. */
   retries: z.number().int().min(0).optional(),
   /** Ends an agent that printed nothing for this long (Claude Code can stall): "5m", or seconds. */

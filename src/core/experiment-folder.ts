@@ -42,6 +42,8 @@ export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 're
     case 'timed_out':
       if (status.stopReason === 'idle') return `${who} ✗ Timed out: no output for ${formatDuration(status.idleTimeoutMs)}`;
       return `${who} ✗ Timed out after ${formatDuration(status.timeoutMs)}`;
+    case 'skipped':
+      return `${who} ✗ Skipped: the run's --max-cost was spent`;
     case 'interrupted':
       return `${who} ✗ Interrupted`;
     default:

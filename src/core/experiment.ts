@@ -210,6 +210,8 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
   status.tokens = figures.tokens;
   status.costUsd = figures.costUsd;
   status.apiErrorStatus = figures.result?.apiErrorStatus;
+  // Claude Code's own --max-budget-usd (--max-cost-per-experiment) ended the session.
+  if (figures.result?.subtype === 'error_max_budget_usd') status.budget = 'experiment';
   if (ctx.earlierAttempts?.length) {
     status.retries = ctx.earlierAttempts;
     for (const earlier of ctx.earlierAttempts) {
@@ -321,6 +323,15 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
     await writeJsonAtomic(file(FILES.pyright), { format: 1, ...verdict });
     status.pyright = { files: verdict.files, errors: verdict.errors, warnings: verdict.warnings, failure: verdict.failure };
   }
+}
+
+/** An experiment never started because the run's --max-cost was spent: its folder says so. */
+export async function skipExperiment(exp: ExperimentPlan, ctx: Pick<ExperimentContext, 'version' | 'runId' | 'timeoutMs' | 'idleTimeoutMs'>): Promise<ExperimentStatus> {
+  const status: ExperimentStatus = { ...newStatus(exp, ctx as ExperimentContext), state: 'skipped', budget: 'run', finishedAt: new Date().toISOString() };
+  await fs.ensureDir(exp.dir);
+  await writeFileAtomic(path.join(exp.dir, FILES.statusText), `${statusLine(status)}\n`);
+  await writeStatus(exp.dir, status);
+  return status;
 }
 
 /**

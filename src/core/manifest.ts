@@ -8,7 +8,8 @@ import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
 import { paths } from './workspace.js';
 
-export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted';
+/** `skipped`: never started, for the reason in `skipReason` (the run's --max-cost was spent). */
+export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted' | 'skipped';
 
 /** Where a secret's value was found and replaced by `***NAME***`: in the slot, or in the experiment folder. */
 export interface MaskedFile {
@@ -39,6 +40,8 @@ export interface ExperimentStatus {
   timeoutMs?: number;
   /** Why ptg ended the agent: its --timeout, --idle-timeout, an interrupt, a hang after its result. */
   stopReason?: 'timeout' | 'idle' | 'interrupt' | 'after_result' | 'error';
+  /** `budget`: never started because the run's --max-cost was spent, or ended by the agent's own --max-budget-usd. */
+  budget?: 'run' | 'experiment';
   idleTimeoutMs?: number;
   /** The environment marker every process of this agent carried (`PTG_MARKER=<marker>`). */
   marker?: string;

@@ -107,6 +107,7 @@ const TEXT: Record<ReportStatus, string> = {
   agent_error: 'agent error',
   timed_out: 'timed out',
   interrupted: 'interrupted',
+  skipped: 'skipped (budget)',
   running: 'running',
   unknown: 'unknown',
 };

@@ -8,7 +8,7 @@ import { maskText, type Secret } from '../io/mask.js';
 import { MARKER_PREFIX, which } from '../io/proc.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import { askAgentVersion, cachedAgentVersion, DEFAULT_AGENT } from './agent.js';
-import { type ExperimentPlan, retryReason, runExperiment } from './experiment.js';
+import { type ExperimentPlan, retryReason, runExperiment, skipExperiment } from './experiment.js';
 import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
 import { CARRY_OUT } from './carry.js';
@@ -48,6 +48,8 @@ export interface RunRequest {
   dryRun?: boolean;
   /** Runs again, after a back-off, an experiment that ended on a transient API error: at most this many times. */
   retries?: number;
+  /** No experiment starts once the run's recorded cost (finished ones, and what running ones reported so far) reaches this. */
+  maxCostUsd?: number;
   /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
   sequential?: boolean;
   carry?: string[];
@@ -336,6 +338,10 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
     const entry = (exp: ExperimentPlan) => manifest.experiments.find((e) => e.dir === exp.dir)!;
     await save();
 
+    // The run's cost so far: what finished experiments recorded, and what running ones reported.
+    const reported = new Map<string, number>();
+    const spent = () =>
+      manifest.experiments.reduce((sum, x) => sum + (x.state === 'running' ? 0 : (x.costUsd ?? 0)), 0) + [...reported.values()].reduce((a, b) => a + b, 0);
     const limit = pLimit(manifest.concurrency);
     const statuses: ExperimentStatus[] = [];
     const bySlot = new Map<string, ExperimentPlan[]>();
@@ -345,6 +351,14 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
       const e = entry(exp);
       if (signal.aborted) {
         e.state = 'interrupted';
+        return;
+      }
+      if (req.maxCostUsd !== undefined && spent() >= req.maxCostUsd) {
+        const skipped = await skipExperiment(exp, { version: manifest.version, runId: manifest.runId, timeoutMs: req.timeoutMs, idleTimeoutMs: req.idleTimeoutMs });
+        Object.assign(e, { state: 'skipped', finishedAt: skipped.finishedAt });
+        statuses.push(skipped);
+        await save();
+        events.onExperimentFinished?.(exp, skipped);
         return;
       }
       Object.assign(e, { state: 'running', attempts: e.attempts + 1, startedAt: new Date().toISOString(), finishedAt: undefined });
@@ -371,7 +385,10 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
             void save();
             events.onExperimentStarted?.(exp, pid);
           },
-          onProgress: (figures) => events.onExperimentProgress?.(exp, figures),
+          onProgress: (figures) => {
+            reported.set(exp.dir, figures.costUsd ?? 0);
+            events.onExperimentProgress?.(exp, figures);
+          },
           earlierAttempts: earlierAttempts.length ? [...earlierAttempts] : undefined,
         });
         const reason = retryReason(status);
@@ -383,6 +400,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         await keepAttempt(exp.dir);
         e.attempts += 1;
       }
+      reported.delete(exp.dir);
       Object.assign(e, {
         state: status.state,
         finishedAt: status.finishedAt,

@@ -14,6 +14,7 @@ const STATUS_COLOUR: Record<ReportStatus, string> = {
   agent_error: '#a40e26',
   timed_out: '#bc4c00',
   interrupted: '#6e7781',
+  skipped: '#9a6700',
   running: '#0969da',
   unknown: '#8c959f',
 };

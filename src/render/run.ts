@@ -17,6 +17,7 @@ const LABEL: Record<ExperimentState, string> = {
   agent_error: 'agent error',
   timed_out: 'timed out',
   interrupted: 'interrupted',
+  skipped: 'skipped (budget)',
 };
 
 export function stateText(state: ExperimentState, exitCode?: number): string {
