@@ -131,6 +131,20 @@ function program(): Command {
 
   withGlobals(
     cli
+      .command('show')
+      .description("What an experiment's agent did, turn by turn: its text, each tool call and result, tokens, the end (works while it runs)")
+      .argument('<version>', 'the version that ran')
+      .argument('[run-id]', 'the run (default: the latest run of that version)')
+      .option('--stp <id>', 'the experiment: its STP')
+      .option('--model <model>', 'with a run of several models: which')
+      .option('--repeat <k>', 'with --repeat: which repeat')
+      .option('--tools', 'only the summary: calls per tool, files read and written, commands run, the first error')
+      .addHelpText('after', examples(['ptg show v2.1 --stp 3', 'ptg show v2.1 20260209_143022 --stp 3 --tools', 'ptg show v3 --stp 1 --model opus --json'])),
+    lazy(() => import('./commands/show.js'), (m) => m.showCommand),
+  );
+
+  withGlobals(
+    cli
       .command('runs')
       .description('List the runs in the workspace: version, run id, date, STPs, results, cost')
       .argument('[version]', 'only this version')

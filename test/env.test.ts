@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
 import { StreamMasker, secretsOf } from '../src/io/mask.js';
-import { FAKE_AGENT, ptg, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
+import { FAKE_AGENT, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const SECRET = 'artifactory-token-DO-NOT-WRITE-4711';
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
@@ -185,5 +185,41 @@ describe('a cost budget', () => {
     assert.match(r.stdout, /skipped \(budget\)/);
     assert.equal((await ptg(['collect', 'v1', 'budget'], { cwd: w.root })).code, 0);
     assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_budget', 'summary.md'), 'utf8'), /^\| 3 \| skipped \(budget\) \|/m);
+  });
+});
+
+describe('ptg show', () => {
+  test('prints a finished and a running experiment turn by turn; --tools summarises; --json gives the turns', async () => {
+    const w = await setUpWorkspace({ '1': `# STP 1\n${write('tests/test_one.py', 'x = 1\n')}`, '2': `# STP 2\n${write('tests/test_two.py', 'y = 2\n')}fake: hang\n` });
+    let ptgPid = 0;
+    const running = w.run(['v1', '--run-id', 'shown'], { onSpawn: (pid) => (ptgPid = pid) });
+    const output = path.join(w.expDir('2', 'v1', 'shown'), 'claude.jsonl');
+    await waitFor('STP 1 to finish and STP 2 to write', () => w.findExp('1', 'status.txt') && fs.existsSync(output) && fs.readFileSync(output, 'utf8').includes('Write'));
+
+    const done = await ptg(['show', 'v1', 'shown', '--stp', '1'], { cwd: w.root });
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /^\[init\] model fake-model-1/m);
+    assert.match(done.stdout, /^Working on STP 1\. \(1000 in, 200 out\)$/m);
+    assert.match(done.stdout, /^→ Write .*\/tests\/test_one\.py$/m);
+    assert.match(done.stdout, /^ {2}← File written$/m);
+    assert.match(done.stdout, /^\[result\] success · \d+ turns · \$0\.0125/m);
+
+    const live = await ptg(['show', 'v1', '--stp', '2'], { cwd: w.root });
+    assert.equal(live.code, 0, live.stderr);
+    assert.match(live.stdout, /→ Write .*\/tests\/test_two\.py/);
+    assert.match(live.stdout, /no result yet: the agent is still running/);
+
+    const tools = await ptg(['show', 'v1', 'shown', '--stp', '1', '--tools'], { cwd: w.root });
+    assert.match(tools.stdout, /^Write +1$/m);
+    assert.match(tools.stdout, /^Files written\n {2}.*\/tests\/test_one\.py$/m);
+    const json = JSON.parse((await ptg(['show', 'v1', 'shown', '--stp', '1', '--json'], { cwd: w.root })).stdout);
+    assert.deepEqual(json.entries.map((e: { kind: string }) => e.kind), ['init', 'text', 'tool', 'result']);
+    assert.equal(json.summary.tools.Write, 1);
+
+    const none = await ptg(['show', 'v1', 'shown', '--stp', '9'], { cwd: w.root });
+    assert.equal(none.code, 1);
+    assert.equal(none.stderr.trim(), 'ptg: Run shown of v1 has no experiment of STP 9.');
+    process.kill(ptgPid, 'SIGINT');
+    assert.equal((await running).code, 130);
   });
 });
