@@ -223,3 +223,26 @@ describe('ptg show', () => {
     assert.equal((await running).code, 130);
   });
 });
+
+describe('transcript pages', () => {
+  test('collect writes one per experiment, linked from report.html: the Write call with its path, the error, and a huge output cut under 10 MB', async () => {
+    const w = await setUpWorkspace({
+      '1': `# STP 1\n${write('tests/test_one.py', 'x = 1\n')}`,
+      '2': '# STP 2\nfake: error 500 Internal server error\n',
+      '3': '# STP 3\nfake: spam 50\n',
+    });
+    assert.equal((await w.run(['v1', '--run-id', 'pages'])).code, 1);
+    assert.equal((await ptg(['collect', 'v1', 'pages'], { cwd: w.root })).code, 0);
+    const results = path.join(w.ws, 'results_v1_pages');
+    assert.match(fs.readFileSync(path.join(results, 'report.html'), 'utf8'), /<a href="stp_1\/transcript\.html">Transcript<\/a>/);
+    const one = fs.readFileSync(path.join(results, 'stp_1', 'transcript.html'), 'utf8');
+    assert.match(one, /→ <b>Write<\/b> <code>[^<]*\/tests\/test_one\.py<\/code>/);
+    assert.match(one, /Files written:<\/p><ul><li><code>[^<]*test_one\.py<\/code>/);
+    assert.doesNotMatch(one, /<script|<link|src="http/);
+    assert.match(fs.readFileSync(path.join(results, 'stp_2', 'transcript.html'), 'utf8'), /class="error">First error: API Error: 500 Internal server error/);
+    const big = path.join(results, 'stp_3', 'transcript.html');
+    assert.ok(fs.statSync(path.join(results, 'stp_3', 'claude.jsonl')).size > 50 * 1024 * 1024);
+    assert.ok(fs.statSync(big).size < 10 * 1024 * 1024, `${fs.statSync(big).size} bytes`);
+    assert.match(fs.readFileSync(big, 'utf8'), /Cut after [\d.]+ of [\d.]+ MB of output.*<a href="claude\.jsonl">claude\.jsonl<\/a>/);
+  });
+});

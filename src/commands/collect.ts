@@ -2,7 +2,7 @@ import path from 'node:path';
 import { collectMerged, collectRun } from '../core/collect.js';
 import { findVersion } from '../core/root.js';
 import { EXIT, UsageError } from '../errors.js';
-import { reportHtml } from '../render/html.js';
+import { reportHtml, transcriptHtml } from '../render/html.js';
 import { junitXml } from '../render/junit.js';
 import { summaryMarkdown } from '../render/markdown.js';
 import { money } from '../render/run.js';
@@ -23,6 +23,7 @@ export async function collectCommand(flags: CollectFlags): Promise<number> {
   const render = {
     markdown: summaryMarkdown,
     html: reportHtml,
+    transcript: transcriptHtml,
     junit: (r: Parameters<typeof junitXml>[0]) => junitXml(r, { strict: flags.strict }),
   };
   const outRoot = flags.out ? path.resolve(flags.out) : ctx.workspace;

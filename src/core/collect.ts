@@ -3,7 +3,8 @@ import fs from 'fs-extra';
 import { PtgError } from '../errors.js';
 import { findRun, type RunManifest, runDir } from './manifest.js';
 import { mergeRun } from './merge.js';
-import { stpFolder } from './experiment-folder.js';
+import { EXPERIMENT_FILES, experimentLabel, stpFolder } from './experiment-folder.js';
+import { readTranscript, type Transcript } from './transcript.js';
 import { buildReport, type Report } from './report.js';
 
 export { stpFolder };
@@ -12,7 +13,12 @@ export interface Renderers {
   markdown(report: Report): string;
   html(report: Report): string;
   junit(report: Report): string;
+  /** One experiment's transcript page (`stp_<id>/transcript.html`). */
+  transcript(transcript: Transcript, title: string): string;
 }
+
+/** What a transcript page may hold of an agent's output: a few MB; the page says where it was cut. */
+const TRANSCRIPT_CHARS = 4_000_000;
 
 export interface CollectResult {
   report: Report;
@@ -46,6 +52,11 @@ export async function writeResults(report: Report, experimentDirs: string[], out
     // cannot change a report.
     if (movable.has(src)) await fs.rename(src, dest);
     else if (await fs.pathExists(src)) await fs.copy(src, dest, { filter: (p) => !p.endsWith('.tmp') });
+    const jsonl = path.join(dest, EXPERIMENT_FILES.jsonl);
+    if (await fs.pathExists(jsonl)) {
+      const transcript = await readTranscript(jsonl, { maxChars: TRANSCRIPT_CHARS });
+      await fs.writeFile(path.join(dest, 'transcript.html'), render.transcript(transcript, `${report.version} ${report.runId} · STP ${experimentLabel(e.stp, e.requestedModel, e.repeat)}`));
+    }
   }
   // A sequential run's last carried files (what the chain learned), kept by the run.
   if (carryDir && (await fs.pathExists(carryDir))) await fs.copy(carryDir, path.join(tmp, 'carry'));

@@ -2,6 +2,7 @@
 // call with its main argument and its result, tokens per turn, the final result. Streamed line by
 // line, and every text kept short, so a transcript of hundreds of MB costs little memory.
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 
 /** Text kept per block: a transcript is for reading, the raw file has the rest. */
@@ -24,6 +25,8 @@ export interface TranscriptSummary {
 
 export interface Transcript {
   entries: TranscriptEntry[];
+  /** Set when the transcript was cut to stay small: the bytes of claude.jsonl read, of how many. */
+  cut?: { readBytes: number; totalBytes: number };
   summary: TranscriptSummary;
   /** Lines that were not JSON events. */
   otherLines: number;
@@ -48,13 +51,27 @@ function resultText(content: unknown): string {
 }
 
 /** Reads a claude.jsonl as far as it is written (an agent still running: what has arrived). */
-export async function readTranscript(file: string): Promise<Transcript> {
+export async function readTranscript(file: string, opts: { maxChars?: number } = {}): Promise<Transcript> {
+  const { size: totalBytes } = await stat(file);
+  let kept = 0;
+  let readBytes = 0;
+  let cut: Transcript['cut'];
   const entries: TranscriptEntry[] = [];
   const calls = new Map<string, Extract<TranscriptEntry, { kind: 'tool' }>>();
   const summary: TranscriptSummary = { tools: {}, filesRead: [], filesWritten: [], commands: [] };
   let otherLines = 0;
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
+    readBytes += Buffer.byteLength(line) + 1;
+    kept += Math.min(line.length, KEEP * 2);
+    if (opts.maxChars !== undefined && kept > opts.maxChars) {
+      // A page for reading, not the raw file: stop here and say so (the summary counts what came before).
+      cut = { readBytes, totalBytes };
+      lines.close();
+      input.destroy();
+      break;
+    }
     if (!line.trim()) continue;
     let e: Json;
     try {
@@ -95,5 +112,5 @@ export async function readTranscript(file: string): Promise<Transcript> {
     }
   }
   for (const list of [summary.filesRead, summary.filesWritten, summary.commands]) list.splice(0, list.length, ...new Set(list));
-  return { entries, summary, otherLines };
+  return { entries, cut, summary, otherLines };
 }

@@ -1,6 +1,7 @@
 import type { Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
 import { modelMismatch, type Report, type ReportExperiment, type ReportStatus } from '../core/report.js';
+import type { Transcript } from '../core/transcript.js';
 import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import { maskedText } from './markdown.js';
 import { money } from './run.js';
@@ -153,11 +154,40 @@ ${e.agentError ? `<p class="error">Agent error: ${esc(e.agentError)}</p>` : ''}
 ${e.requestedModel ? `<p${modelMismatch(e) ? ' class="error"' : ''}>Model asked for <code>${esc(e.requestedModel)}</code>; the agent reported <code>${esc(e.model ?? 'nothing')}</code>${modelMismatch(e) ? ': not the one asked for' : ''}.</p>` : ''}
 <p>Folder <code>${esc(e.folder)}</code> · base <code>${esc(e.baseCommit.slice(0, 12))}</code>${e.model ? ` · ${esc(e.model)}` : ''}${esc(tokens)}</p>
 ${e.pyright ? `<p>Pyright: ${esc(e.pyright.errors)} errors, ${esc(e.pyright.warnings)} warnings${e.pyright.failure ? ` · <span class="error">${esc(e.pyright.failure)}</span>` : ''}</p>` : ''}
+<p><a href="${esc(`${stpFolder(e)}/transcript.html`)}">Transcript</a>: what the agent did, turn by turn.</p>
 <p>Generated or changed files:</p>${files}
 ${e.artifacts.length ? `<p>Artifacts:</p><ul>${e.artifacts.map((a) => `<li><a href="${esc(encodeURI(`${stpFolder(e)}/artifacts/${a}`))}"><code>${esc(a)}</code></a></li>`).join('')}</ul>` : ''}
 ${e.masked.length ? `<p class="error">Secrets masked: ${esc(maskedText(e.masked))}</p>` : ''}
 ${e.retries.length ? `<p>Attempts: ${e.retries.length + 1} (${esc(e.retries.map((r) => `attempt ${r.attempt}: ${r.reason}, ${money(r.costUsd)}`).join('; '))}); cost and tokens count all of them.</p>` : ''}
 <p>Last ${e.logTail.length} log lines:</p><pre>${esc(e.logTail.join('\n')) || '<span class="muted">(empty log)</span>'}</pre></details>`;
+}
+
+/** One experiment's transcript as a page of its own: no script, `<details>` for the long parts. */
+export function transcriptHtml(t: Transcript, title: string): string {
+  const seen = new Set<string>();
+  const body = t.entries.map((e) => {
+    if (e.kind === 'init') return `<p class="muted">init · model ${esc(e.model ?? '?')} · session ${esc(e.sessionId ?? '?')} · ${e.tools} tools</p>`;
+    if (e.kind === 'text') {
+      const tokens = e.tokens && e.messageId && !seen.has(e.messageId) ? ` <span class="muted">(${e.tokens.input} in, ${e.tokens.output} out)</span>` : '';
+      if (e.messageId) seen.add(e.messageId);
+      return `<p>${esc(e.text)}${tokens}</p>`;
+    }
+    if (e.kind === 'tool') {
+      const head = `→ <b>${esc(e.tool)}</b>${e.arg ? ` <code>${esc(e.arg)}</code>` : ''}`;
+      if (e.result === undefined) return `<p>${head}</p>`;
+      const [first = '', ...rest] = e.result.split('\n');
+      return `<details${e.isError ? ' class="error"' : ''}><summary>${head} <span class="muted">← ${esc(first.slice(0, 120))}${rest.length ? ` (+${rest.length} lines)` : ''}</span></summary><pre>${esc(e.result)}</pre></details>`;
+    }
+    const head = `result: ${e.isError ? 'error' : 'success'}${e.subtype && e.subtype !== 'success' ? ` (${e.subtype})` : ''} · ${e.turns ?? '?'} turns · ${money(e.costUsd)} · ${formatDuration(e.durationMs)}`;
+    return `<h2${e.isError ? ' class="error"' : ''}>${esc(head)}</h2>${e.text ? `<pre>${esc(e.text)}</pre>` : ''}`;
+  });
+  const s = t.summary;
+  const list = (title: string, items: string[]) => (items.length ? `<p>${esc(title)}:</p><ul>${items.map((i) => `<li><code>${esc(i)}</code></li>`).join('')}</ul>` : '');
+  const summary = `<h2>Summary</h2><p>Tool calls: ${Object.entries(s.tools).map(([tool, n]) => `${esc(tool)} ${n}`).join(' · ') || 'none'}</p>`
+    + list('Files read', s.filesRead) + list('Files written', s.filesWritten) + list('Commands run', s.commands)
+    + (s.firstError ? `<p class="error">First error: ${esc(s.firstError)}</p>` : '');
+  const cut = t.cut ? `<p class="banner">Cut after ${(t.cut.readBytes / 1e6).toFixed(1)} of ${(t.cut.totalBytes / 1e6).toFixed(1)} MB of output, to keep this page small; the summary counts what came before. The whole of it: <a href="claude.jsonl">claude.jsonl</a>.</p>` : '';
+  return page(title, `<h1>${esc(title)}</h1>${cut}${summary}<h2>Turns</h2>\n${body.join('\n')}\n<p class="muted">Raw output: <a href="claude.jsonl">claude.jsonl</a> · <a href="claude.log">claude.log</a></p>`);
 }
 
 /** The run's report as one self-contained HTML page: no script, no external file. */
