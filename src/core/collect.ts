@@ -18,7 +18,7 @@ export interface Renderers {
 }
 
 /** What a transcript page may hold of an agent's output: a few MB; the page says where it was cut. */
-const TRANSCRIPT_CHARS = 4_000_000;
+const TRANSCRIPT_CHARS = 2_000_000;
 
 export interface CollectResult {
   report: Report;
