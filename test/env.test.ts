@@ -129,8 +129,9 @@ describe('ptg run --dry-run', () => {
       spawnSync('find', [w.ws, '-path', `${w.ws}/.ptg/mirror.git`, '-prune', '-o', '-printf', '%p %s %T@\\n'], { encoding: 'utf8' }).stdout.split('\n').sort().join('\n');
     const before = listing();
     const env = { FAKE_AGENT_RECORD: record, ARTIFACTORY_TOKEN: SECRET };
-    const r = await w.run(['v1', '--dry-run', '--model', 'opus,sonnet', '--timeout', '30m', '--env', 'KUBECONFIG=/k'], { env });
+    const r = await w.run(['v1', '--dry-run', '--model', 'opus,sonnet', '--timeout', '30m', '--env', 'KUBECONFIG=/k', '--max-cost', '5'], { env });
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /budget +\$5\.0+ for the run · retries 0/);
     assert.match(r.stdout, /^Dry run: would run v1 \([0-9a-f]{12}\) as run \d{8}_\d{6}: 4 experiment\(s\), 4 at a time; nothing was started or written\.$/m);
     assert.match(r.stdout, /env +ARTIFACTORY_TOKEN, KUBECONFIG \(names only\)/);
     assert.match(r.stdout, /^\[STP 1 opus\] in 1-upstream → .*experiments\/v1_experiment_\d{8}_\d{6}_opus\/1-upstream$/m);

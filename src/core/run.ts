@@ -248,6 +248,8 @@ export function dryRunOf(plan: RunPlan, req: RunRequest) {
     concurrency: m.concurrency,
     timeoutMs: req.timeoutMs,
     idleTimeoutMs: req.idleTimeoutMs,
+    maxCostUsd: req.maxCostUsd,
+    retries: req.retries,
     agent: { path: plan.agentPath, version: plan.cachedAgentVersion, env: req.envNames ?? [] },
     models: req.models?.length ? req.models : undefined,
     sequential: m.sequential,

@@ -91,6 +91,7 @@ export function dryRunLines(d: ReturnType<typeof dryRunOf>): string[] {
     `Dry run: ${d.resume ? 'resuming' : 'would run'} ${d.version} (${d.versionHash.slice(0, 12)}) as run ${d.runId}: ${d.experiments.length} experiment(s), ${d.concurrency} at a time; nothing was started or written.`,
     `  agent      ${d.agent.path}${d.agent.version ? ` ${d.agent.version}` : ''}`,
     `  timeout    ${d.timeoutMs ? formatDuration(d.timeoutMs) : 'none'} · idle timeout ${d.idleTimeoutMs ? formatDuration(d.idleTimeoutMs) : 'none'}`,
+    `  budget     ${d.maxCostUsd === undefined ? 'none' : `${money(d.maxCostUsd)} for the run`} · retries ${d.retries ?? 0}`,
     `  env        ${d.agent.env.length ? `${d.agent.env.join(', ')} (names only)` : 'ptg\'s own, nothing added'}`,
   ];
   if (d.models) lines.push(`  models     ${d.models.join(', ')}`);
