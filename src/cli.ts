@@ -64,6 +64,7 @@ function program(): Command {
       .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
       .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
       .option('--model <model>', 'the model; several (repeatable, or a,b) make a matrix: every STP with each', collect, [])
+      .option('--check-concurrency <n>', 'checks (pyright, pytest-collect, yours) at once across the run (default: the number of cores)')
       .option('--retries <n>', 'run an experiment again after a transient API error (429, 5xx, 529 overloaded), at most n times')
       .option('--max-cost <usd>', "start no experiment once the run's recorded cost reaches this; the rest are skipped (budget)")
       .option('--max-cost-per-experiment <usd>', "passed to Claude Code as --max-budget-usd: it ends a session that spends more")

@@ -1,7 +1,7 @@
 import { chooseAgent } from '../core/agent.js';
 import { parseDuration } from '../core/duration.js';
 import { experimentLabel, statusLine } from '../core/experiment-folder.js';
-import { agentEnv, chainSettings, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
+import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { dryRunOf, executeRun, planRun } from '../core/run.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -22,6 +22,7 @@ export interface RunFlags extends GlobalFlags {
   model?: string[];
   dryRun?: boolean;
   retries?: string;
+  checkConcurrency?: string;
   maxCost?: string;
   maxCostPerExperiment?: string;
   sequential?: boolean;
@@ -108,6 +109,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ...(await chainSettings(flags, settings)),
     dryRun: flags.dryRun,
     maxCostUsd: flags.maxCost === undefined ? config.maxCost : usd(flags.maxCost, '--max-cost'),
+    checks: checksOf(settings),
+    checkConcurrency: positiveInt(flags.checkConcurrency, '--check-concurrency') ?? config.checkConcurrency,
     retries: flags.retries === undefined ? config.retries : wholeNumber(flags.retries, '--retries'),
     ptgVersion: flags.ptgVersion,
   };

@@ -21,6 +21,22 @@ const runSettings = {
   sequential: z.boolean().optional(),
   /** Repository paths carried from each experiment into the next (`GRAVEYARD.md`), like --carry. */
   carry: z.array(z.string().min(1)).optional(),
+  /**
+   * Verdicts run in the slot after the agent ends: a built-in's name ("pyright", "pytest-collect")
+   * or `{ name, run, count }`, a shell command with `{files}`. None given: ["pyright"].
+   */
+  checks: z
+    .array(
+      z.union([
+        z.string().min(1),
+        z.strictObject({
+          name: z.string().regex(/^[\w.-]+$/, 'a check name: letters, digits, "_", "-" and "."'),
+          run: z.string().min(1),
+          count: z.string().min(1).optional(),
+        }),
+      ]),
+    )
+    .optional(),
 };
 
 export const VersionSettings = z.strictObject(runSettings);
@@ -41,6 +57,8 @@ export const Config = z.strictObject({
     })
     .optional(),
   concurrency: z.number().int().positive().optional(),
+  /** Checks at once across a run's experiments (default: the number of cores), like --check-concurrency. */
+  checkConcurrency: z.number().int().positive().optional(),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */
   timeout: z.union([z.string().min(1), z.number().positive()]).optional(),
   /** USD: no experiment starts once the run's recorded cost reaches it, like --max-cost. */

@@ -1,16 +1,16 @@
 import { StringDecoder } from 'node:string_decoder';
 import path from 'node:path';
 import fs from 'fs-extra';
-import { copyMatching, writeFileAtomic, writeJsonAtomic } from '../io/files.js';
+import { copyMatching, writeFileAtomic } from '../io/files.js';
 import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
 import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
-import { checkPython } from '../io/pyright.js';
 import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from '../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
 import { statusFile } from './manifest.js';
 import { keepCarry, placeCarry } from './carry.js';
+import { CHECKS_DIR, type CheckSpec, type Limit, runChecks } from './checks.js';
 import { listFiles, parkOtherVersions, restoreParked } from './park.js';
 import { agentLeftovers, resetSlot } from './slot.js';
 import { readSlot, type SlotState, writeSlot } from './workspace.js';
@@ -45,6 +45,9 @@ export interface ExperimentContext {
   secrets?: Secret[];
   /** Globs of the slot's files to keep in `artifacts/` once the agent has ended. */
   artifacts?: string[];
+  /** Verdicts on what the agent wrote, run in the slot once it has ended; at most so many at once across the run. */
+  checks: CheckSpec[];
+  checkLimit?: Limit;
   /** Earlier attempts of this experiment that were run again (--retries): their cost and tokens count here too. */
   earlierAttempts?: NonNullable<ExperimentStatus['retries']>;
   /** Files carried from the previous experiment (`from`: a folder holding them under their repository paths). */
@@ -317,12 +320,18 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
   const fresh = (await readSlot(ctx.workspace, exp.slot)) ?? slot;
   await writeSlot(ctx.workspace, { ...fresh, lastExperiment: { tree, dir: exp.dir } });
 
-  const python = present.filter((p) => p.endsWith('.py'));
-  if (python.length > 0 && status.state !== 'interrupted') {
-    const verdict = await checkPython(exp.slotDir, python, slot.python.python);
-    await writeJsonAtomic(file(FILES.pyright), { format: 1, ...verdict });
-    status.pyright = { files: verdict.files, errors: verdict.errors, warnings: verdict.warnings, failure: verdict.failure };
-  }
+  if (status.state === 'interrupted') return;
+  const target = { slotDir: exp.slotDir, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles, python: slot.python.python, env: ctx.env, outDir: file(CHECKS_DIR), signal: ctx.signal };
+  status.checks = await runChecks(ctx.checks, target, ctx.checkLimit);
+  await keepPyrightField(exp.dir, status);
+}
+
+/** Today's `pyright` field and pyright.json, for readers older than checks: from the pyright check's own output. */
+async function keepPyrightField(dir: string, status: ExperimentStatus): Promise<void> {
+  const verdict = await fs.readJson(path.join(dir, CHECKS_DIR, 'pyright.json')).catch(() => undefined);
+  if (!verdict) return;
+  await fs.copy(path.join(dir, CHECKS_DIR, 'pyright.json'), path.join(dir, FILES.pyright));
+  status.pyright = { files: verdict.files, errors: verdict.errors, warnings: verdict.warnings, failure: verdict.failure };
 }
 
 /** An experiment never started because the run's --max-cost was spent: its folder says so. */

@@ -4,6 +4,7 @@ import { PtgError } from '../errors.js';
 import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { CarriedLines, CarryStatus } from './carry.js';
+import type { CheckResults } from './checks.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
 import { paths } from './workspace.js';
@@ -60,6 +61,8 @@ export interface ExperimentStatus {
   /** Generated or changed Python test files (`test_*.py` / `*_test.py`), repository paths. */
   testFiles?: string[];
   pyright?: { files: string[]; errors: number; warnings: number; failure?: string };
+  /** Each check's verdict (see core/checks.ts), by name; the output is in `checks/`. */
+  checks?: CheckResults;
   /** Uncommitted work found in the slot before this experiment, saved here first. */
   savedPatch?: string;
   /** What this agent left in ignored paths (git shows none of it); removed before the slot's next experiment. */

@@ -4,8 +4,8 @@ import { runCommand, which } from '../io/proc.js';
 import type { PythonStatus } from './workspace.js';
 
 /**
- * Gives a slot a `.venv` with pyright: the configured shell commands when there are some,
- * else `uv` when it is on PATH, else `python3 -m venv` and its pip. Never throws: a failure
+ * Gives a slot a `.venv` with pyright and pytest (for the pytest-collect check): the configured
+ * shell commands when there are some, else `uv` when it is on PATH, else `python3 -m venv` and its pip. Never throws: a failure
  * is the slot's status, with the reason.
  */
 export async function setupPython(slotDir: string, commands: string[] | undefined, env: NodeJS.ProcessEnv = process.env): Promise<PythonStatus> {
@@ -18,7 +18,7 @@ export async function setupPython(slotDir: string, commands: string[] | undefine
     return { status: 'ready', python: (await fs.pathExists(venvPython)) ? venvPython : undefined };
   }
 
-  if ((await fs.pathExists(venvPython)) && (await runCommand(venvPython, ['-c', 'import pyright'], { cwd: slotDir, env })).ok) {
+  if ((await fs.pathExists(venvPython)) && (await runCommand(venvPython, ['-c', 'import pyright, pytest'], { cwd: slotDir, env })).ok) {
     return { status: 'ready', python: venvPython, reason: 'already set up' };
   }
   const uv = await which('uv', env.PATH);
@@ -26,12 +26,12 @@ export async function setupPython(slotDir: string, commands: string[] | undefine
   const steps: [string, string[]][] = uv
     ? [
         [uv, ['venv', '--quiet', '.venv']],
-        [uv, ['pip', 'install', '--quiet', '--python', venvPython, 'pyright']],
+        [uv, ['pip', 'install', '--quiet', '--python', venvPython, 'pyright', 'pytest']],
       ]
     : python3
       ? [
           [python3, ['-m', 'venv', '.venv']],
-          [venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'pyright']],
+          [venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'pyright', 'pytest']],
         ]
       : [];
   if (steps.length === 0) {

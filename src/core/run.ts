@@ -12,6 +12,7 @@ import { type ExperimentPlan, retryReason, runExperiment, skipExperiment } from 
 import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
 import { CARRY_OUT } from './carry.js';
+import { type CheckSpec, checkSpecs, defaultCheckConcurrency } from './checks.js';
 import { type ExperimentStatus, type ManifestExperiment, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
 import { buildPrompt, sha256 } from './prompt.js';
 import type { Root, Stp, Version } from './root.js';
@@ -50,6 +51,10 @@ export interface RunRequest {
   retries?: number;
   /** No experiment starts once the run's recorded cost (finished ones, and what running ones reported so far) reaches this. */
   maxCostUsd?: number;
+  /** Verdicts run in each slot after its agent ends (default: pyright). */
+  checks?: CheckSpec[];
+  /** Checks at once across the run (default: the number of cores). */
+  checkConcurrency?: number;
   /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
   sequential?: boolean;
   carry?: string[];
@@ -254,6 +259,8 @@ export function dryRunOf(plan: RunPlan, req: RunRequest) {
     models: req.models?.length ? req.models : undefined,
     sequential: m.sequential,
     artifacts: req.artifacts?.length ? req.artifacts : undefined,
+    checks: (req.checks ?? checkSpecs()).map((c) => c.name),
+    checkConcurrency: req.checkConcurrency ?? defaultCheckConcurrency(),
     experiments: plan.experiments.map((e) => ({
       stp: e.stp,
       model: e.model,
@@ -345,6 +352,8 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
     const spent = () =>
       manifest.experiments.reduce((sum, x) => sum + (x.state === 'running' ? 0 : (x.costUsd ?? 0)), 0) + [...reported.values()].reduce((a, b) => a + b, 0);
     const limit = pLimit(manifest.concurrency);
+    // Checks have a limit of their own: seven pyrights at once would fight seven agents for the cores.
+    const checkLimit = pLimit(req.checkConcurrency ?? defaultCheckConcurrency());
     const statuses: ExperimentStatus[] = [];
     const bySlot = new Map<string, ExperimentPlan[]>();
     for (const exp of plan.experiments) bySlot.set(exp.slot, [...(bySlot.get(exp.slot) ?? []), exp]);
@@ -377,6 +386,8 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
           idleTimeoutMs: req.idleTimeoutMs,
           secrets: req.secrets,
           artifacts: req.artifacts,
+          checks: req.checks ?? checkSpecs(),
+          checkLimit,
           carry: manifest.sequential && { paths: manifest.sequential.carry, from: carrySource(manifest, e, runDir(ws, manifest.version, manifest.runId)) },
           command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
           signal,

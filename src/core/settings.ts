@@ -5,6 +5,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
 import { type Secret, secretsOf } from '../io/mask.js';
+import { type CheckSpec, checkSpecs } from './checks.js';
 import type { Config } from './config.js';
 
 /** The agent's credentials: masked like the variables a run requires or adds. */
@@ -20,7 +21,17 @@ export function versionSettings(config: Config, version: string) {
     models: [own?.model ?? config.model ?? []].flat(),
     sequential: own?.sequential ?? config.sequential ?? false,
     carry: own?.carry ?? config.carry ?? [],
+    checks: own?.checks ?? config.checks,
   };
+}
+
+/** The version's checks (`checks`, default pyright alone), each one checked: a bad one is the user's error before anything starts. */
+export function checksOf(settings: ReturnType<typeof versionSettings>): CheckSpec[] {
+  try {
+    return checkSpecs(settings.checks);
+  } catch (error) {
+    throw new UsageError(`ptg.config.json: "checks": ${(error as Error).message}.`);
+  }
 }
 
 /** A carried file's path: inside the repository, `/`-separated, no `..`. */
