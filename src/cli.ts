@@ -106,7 +106,7 @@ function program(): Command {
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
       .option('--list', 'list the runs instead (same as `ptg runs`)')
-      .option('--strict', 'in junit.xml, pyright errors fail a test case too')
+      .option('--strict', 'in junit.xml, a failed check (pyright errors, a test that does not collect, ...) fails its test case too')
       .option('--out <dir>', 'write results_<version>_<run-id>/ here (default: the workspace)')
       .option('--from <dirs...>', 'merge the run from packs (ptg pack) or workspaces of other machines')
       .addHelpText(

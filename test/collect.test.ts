@@ -48,6 +48,7 @@ describe('ptg collect', () => {
       medianDurationMs: [duration('1'), duration('2'), duration('4'), duration('5')].sort((a, b) => a - b).slice(1, 3).reduce((a, b) => a + b) / 2,
       pyrightErrors: 2,
       turns: 12,
+      checks: { pyright: { passed: 1, failed: 2, notRun: 1, count: 2 } },
     });
     assert.equal(summary.agent.version, '0.0.1 (fake agent)');
     assert.equal(summary.model, 'fake-model-1');
@@ -55,10 +56,10 @@ describe('ptg collect', () => {
     const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
     const rows = md.split('\n').filter((l) => /^\| (\d|\*\*Total)/.test(l));
     assert.equal(rows.length, 5);
-    assert.match(rows[0]!, /^\| 1 \| succeeded \| tests\/virt\/test_one.py \| 0 \| [\d.]+s \| 4 \| \$0\.2500 \|$/);
-    assert.match(rows[1]!, /^\| 2 \| failed \(exit 3\) \| tests\/virt\/test_two.py \| 1 \|/);
+    assert.match(rows[0]!, /^\| 1 \| succeeded \| tests\/virt\/test_one.py \| ✓ 0 \| [\d.]+s \| 4 \| \$0\.2500 \|$/);
+    assert.match(rows[1]!, /^\| 2 \| failed \(exit 3\) \| tests\/virt\/test_two.py \| ✗ 1 \|/);
     assert.match(rows[2]!, /^\| 4 \| agent error \| — \| — \|/);
-    assert.match(rows[4]!, /^\| \*\*Total\*\* \| 2\/4 succeeded \| 3 files \| 2 \| median [\d.]+s \| 12 \| \$1\.88 \|$/);
+    assert.match(rows[4]!, /^\| \*\*Total\*\* \| 2\/4 succeeded \| 3 files \| 1\/3 passed \| median [\d.]+s \| 12 \| \$1\.88 \|$/);
     assert.match(md, /Agent error: API Error: 500 Internal server error/);
     assert.match(md, /## STP 4\n\n`\[STP 4\] ✗ Agent error: API Error: 500 Internal server error`/);
     assert.match(md, /Last \d+ lines of claude.log/);
@@ -97,7 +98,7 @@ describe('ptg collect', () => {
     assert.ok(!fs.existsSync(path.join(out, 'stale.txt')));
     assert.deepEqual(fs.readdirSync(w.ws).filter((n) => n.startsWith('results_')), [`results_v1_${second}`], 'no half-written or old folders left');
     const runs = await ptg(['runs'], { cwd: w.root });
-    assert.match(runs.stdout, new RegExp(`v1 +${first} .* 1 +1/1 +0 +\\$0\\.0125 +finished`));
+    assert.match(runs.stdout, new RegExp(`v1 +${first} .* 1 +1/1 +0 +\\$0\\.0125 +— +finished`));
   });
 
   test('an interrupted run and a run still in progress', async () => {

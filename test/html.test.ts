@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { compareReports } from '../src/core/compare.js';
-import { type Report, type ReportExperiment, repeatsOf, statusText, totalsOf } from '../src/core/report.js';
+import { type Report, type ReportExperiment, repeatsOf, statusText, checkNames, totalsOf } from '../src/core/report.js';
 import { comparisonHtml, reportHtml } from '../src/render/html.js';
 
 const EVIL = 'tests/test_<script>alert("x")</script>&.py';
@@ -25,6 +25,7 @@ function experiment(stp: string, status: ReportExperiment['status'], extra: Part
     masked: [],
     retries: [],
     pyright: { errors: 2, warnings: 1 },
+    checks: { pyright: { passed: false, count: 2, durationMs: 900 }, 'pytest-collect': { passed: true, count: 3, durationMs: 700 } },
     durationMs: 95_000,
     turns: 12,
     costUsd: 0.4321,
@@ -50,6 +51,7 @@ function report(runId: string, experiments: ReportExperiment[], extra: Partial<R
     baseCommits: ['a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2'],
     runState: 'finished',
     experiments,
+    checks: checkNames(experiments),
     totals: totalsOf(experiments),
     repeats: repeatsOf(experiments),
     ...extra,
@@ -103,10 +105,13 @@ describe('reportHtml', () => {
     assert.ok(!html.includes('<b>') && !html.includes('<overloaded>'));
   });
 
-  test('one bar per experiment in each of the three charts', () => {
+  test('one bar per experiment in each of the three charts, and one per check in the checks chart', () => {
     const charts = bars(html);
-    assert.deepEqual([...charts.keys()], ['duration', 'cost', 'pyright']);
-    for (const list of charts.values()) assert.deepEqual(list, ['1', '2', '3&#60;b&#62;', '4']);
+    assert.deepEqual([...charts.keys()], ['duration', 'cost', 'pyright', 'checks']);
+    for (const key of ['duration', 'cost', 'pyright']) assert.deepEqual(charts.get(key), ['1', '2', '3&#60;b&#62;', '4']);
+    assert.match(html, /data-check="pytest-collect"/);
+    assert.match(html, /<th class="n">pyright<\/th><th class="n">pytest-collect<\/th>/);
+    assert.match(html, /<td class="n">0\/4 passed<\/td><td class="n">4\/4 passed<\/td>/);
   });
 
   test('header, totals, run state and details', () => {

@@ -34,7 +34,7 @@ export async function collectCommand(flags: CollectFlags): Promise<number> {
   if (flags.json) printJson(report);
   const t = report.totals;
   if (report.runState === 'running') ctx.print(`${sym.warn} Run ${report.runId} is still running: collected what has finished.`);
-  ctx.result(`${t.succeeded === t.experiments ? sym.ok : sym.warn} ${report.version} ${report.runId}: ${t.succeeded}/${t.experiments} succeeded · ${t.pyrightErrors} pyright errors · ${money(t.costUsd)}`);
+  ctx.result(`${t.succeeded === t.experiments ? sym.ok : sym.warn} ${report.version} ${report.runId}: ${t.succeeded}/${t.experiments} succeeded · ${Object.entries(t.checks).map(([name, c]) => `${name} ${c.passed}/${c.passed + c.failed}`).join(' · ') || 'no checks'} · ${money(t.costUsd)}`);
   ctx.result(`  ${path.join(dir, 'summary.md')}`);
   ctx.result(`  ${path.join(dir, 'report.html')}`);
   for (const file of report.carried ?? []) {

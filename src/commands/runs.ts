@@ -1,14 +1,14 @@
 import { listRuns } from '../core/manifest.js';
 import { isAlive } from '../core/lock.js';
 import { EXIT } from '../errors.js';
-import { money } from '../render/run.js';
+import { checksBrief, money } from '../render/run.js';
 import { table } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
 
 export async function runsCommand(flags: GlobalFlags & { args: string[] }): Promise<number> {
   const ctx = await loadContext(flags);
   const runs = await listRuns(ctx.workspace, flags.args[0]);
-  if (flags.json) printJson(runs.map(({ experiments, ...run }) => ({ ...run, experiments: experiments.length })));
+  if (flags.json) printJson(runs.map(({ experiments, ...run }) => ({ ...run, experiments: experiments.length, checks: checkTotals(experiments) })));
   if (runs.length === 0) {
     ctx.print(`No runs in ${ctx.workspace} yet: start one with \`ptg run <version>\`.`);
     return EXIT.ok;
@@ -24,9 +24,24 @@ export async function runsCommand(flags: GlobalFlags & { args: string[] }): Prom
       `${count('succeeded')}/${r.experiments.length}`,
       String(r.experiments.length - count('succeeded') - count('running') - count('pending')),
       money(r.experiments.reduce((s, e) => s + (e.costUsd ?? 0), 0)),
+      checksBrief(r.experiments.map((e) => e.checks ?? {})) || '—',
       state,
     ];
   });
-  for (const line of table(rows, ['Version', 'Run id', 'Started (UTC)', 'STPs', 'Succeeded', 'Failed', 'Cost', 'State'])) ctx.print(line);
+  for (const line of table(rows, ['Version', 'Run id', 'Started (UTC)', 'STPs', 'Succeeded', 'Failed', 'Cost', 'Checks passed', 'State'])) ctx.print(line);
   return EXIT.ok;
+}
+
+/** Per check, over a run's experiments: how many passed, failed, and could not run. */
+function checkTotals(experiments: { checks?: Record<string, boolean | null> }[]): Record<string, { passed: number; failed: number; notRun: number }> {
+  const totals: Record<string, { passed: number; failed: number; notRun: number }> = {};
+  for (const e of experiments) {
+    for (const [name, passed] of Object.entries(e.checks ?? {})) {
+      const t = (totals[name] ??= { passed: 0, failed: 0, notRun: 0 });
+      if (passed === null) t.notRun++;
+      else if (passed) t.passed++;
+      else t.failed++;
+    }
+  }
+  return totals;
 }

@@ -8,6 +8,7 @@ import fs from 'fs-extra';
 import { writeJsonAtomic } from '../io/files.js';
 import { startAgent } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
+import type { CheckResult, CheckResults } from './check-results.js';
 
 /** A check as ptg.config.json gives it: a built-in's name, or a command of the user's. */
 export type CheckConfig = string | { name: string; run: string; count?: string };
@@ -19,20 +20,6 @@ export interface CheckSpec {
   /** A named parser (`json-length`, `pyright`, `ruff`, `pytest`) or a regex with one group. */
   count?: string;
 }
-
-/** One check's verdict, as status.json keeps it under `checks.<name>`. */
-export interface CheckResult {
-  /** null: the check could not run (its tool is missing, nothing to check): no verdict on the agent. */
-  passed: boolean | null;
-  count: number | null;
-  durationMs: number;
-  /** Why the check could not run. */
-  error?: string;
-  /** What failed, in one line: pytest's first collection error. */
-  detail?: string;
-}
-
-export type CheckResults = Record<string, CheckResult>;
 
 export const BUILTIN_CHECKS = ['pyright', 'pytest-collect'] as const;
 export const COUNT_PARSERS = ['json-length', 'pyright', 'ruff', 'pytest'] as const;
@@ -111,7 +98,7 @@ async function pyright(t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>>
 
 /** Does each generated test import and collect, and how many test items: `python -m pytest --collect-only -q`. */
 async function pytestCollect(t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>> {
-  if (t.testFiles.length === 0) return { passed: null, count: null, error: 'no test files changed' };
+  if (t.testFiles.length === 0) return { passed: null, count: null, error: 'no test files changed', nothingToCheck: true };
   const python = t.python ?? 'python3';
   const out = await runToFiles(python, ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', ...t.testFiles], 'pytest-collect', t);
   if (out.missing) return { passed: null, count: null, error: `${python} not found` };
@@ -149,7 +136,7 @@ async function userCheck(spec: CheckSpec, t: CheckTarget): Promise<Omit<CheckRes
 }
 
 function nothingToCheck(): Omit<CheckResult, 'durationMs'> {
-  return { passed: null, count: null, error: 'no Python files changed' };
+  return { passed: null, count: null, error: 'no Python files changed', nothingToCheck: true };
 }
 
 /** A count from a check's output: a named parser's, or a regex's one group. null when it is not there. */

@@ -4,7 +4,7 @@ import { PtgError } from '../errors.js';
 import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { CarriedLines, CarryStatus } from './carry.js';
-import type { CheckResults } from './checks.js';
+import type { CheckResults, Verification } from './check-results.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
 import { paths } from './workspace.js';
@@ -63,6 +63,8 @@ export interface ExperimentStatus {
   pyright?: { files: string[]; errors: number; warnings: number; failure?: string };
   /** Each check's verdict (see core/checks.ts), by name; the output is in `checks/`. */
   checks?: CheckResults;
+  /** `ptg verify` runs of the checks on the recorded changes, oldest first; `checks` above stays the run's own. */
+  verifications?: Verification[];
   /** Uncommitted work found in the slot before this experiment, saved here first. */
   savedPatch?: string;
   /** What this agent left in ignored paths (git shows none of it); removed before the slot's next experiment. */
@@ -105,6 +107,8 @@ export interface ManifestExperiment {
   costUsd?: number;
   /** A sequential run: lines of each carried file this experiment left. */
   carried?: CarriedLines;
+  /** Each check's verdict (null: it could not run), the latest verification's where there is one. */
+  checks?: Record<string, boolean | null>;
 }
 
 export interface RunManifest {

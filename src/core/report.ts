@@ -3,6 +3,7 @@ import { tailLines } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
 import type { CarryStatus } from './carry.js';
+import { type CheckResults, latestChecks } from './check-results.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
 import { type ExperimentState, type ExperimentStatus, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus } from './manifest.js';
 import { isAlive } from './lock.js';
@@ -32,6 +33,10 @@ export interface ReportExperiment {
   /** Earlier attempts run again after a transient API error (--retries); cost and tokens count them. */
   retries: NonNullable<ExperimentStatus['retries']>;
   pyright?: { errors: number; warnings: number; failure?: string };
+  /** Every check's verdict that stands (a later `ptg verify`'s over the run's own). */
+  checks: CheckResults;
+  /** When `ptg verify` last ran the checks again. */
+  verifiedAt?: string;
   durationMs?: number;
   turns?: number;
   costUsd?: number;
@@ -50,6 +55,8 @@ export interface ReportTotals {
   medianDurationMs?: number;
   pyrightErrors: number;
   turns: number;
+  /** Per check: how many experiments passed, failed, and where it could not run; the sum of its counts. */
+  checks: Record<string, { passed: number; failed: number; notRun: number; count: number }>;
 }
 
 /** Per STP over its repeats (--repeat): success rate, mean and spread. */
@@ -79,6 +86,8 @@ export interface Report {
   /** The run's own state: a report of a run in progress says so. */
   runState: RunManifest['state'] | 'stale';
   experiments: ReportExperiment[];
+  /** The checks any experiment has a verdict of, in the order they ran. */
+  checks: string[];
   totals: ReportTotals;
   repeats?: RepeatAggregate[];
   /** A sequential run's carried paths; the last of each are in the results folder's `carry/`. */
@@ -98,7 +107,7 @@ export function modelMismatch(e: Pick<ReportExperiment, 'requestedModel' | 'mode
 /** One model's part of a matrix run, as a report of its own (compare puts each in a column group). */
 export function modelReport(report: Report, model: string): Report {
   const experiments = report.experiments.filter((e) => e.requestedModel === model);
-  return { ...report, model, experiments, totals: totalsOf(experiments), repeats: repeatsOf(experiments) };
+  return { ...report, model, experiments, checks: checkNames(experiments), totals: totalsOf(experiments), repeats: repeatsOf(experiments) };
 }
 
 const TEXT: Record<ReportStatus, string> = {
@@ -161,6 +170,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     carry: s?.carry,
     retries: s?.retries ?? [],
     pyright: s?.pyright ? { errors: s.pyright.errors, warnings: s.pyright.warnings, failure: s.pyright.failure } : undefined,
+    ...(s ? latestChecks(s) : { checks: {} }),
     durationMs: s?.durationMs,
     turns: s?.turns,
     costUsd: s?.costUsd,
@@ -181,7 +191,21 @@ export function totalsOf(experiments: ReportExperiment[]): ReportTotals {
     medianDurationMs: median(durations),
     pyrightErrors: experiments.reduce((sum, e) => sum + (e.pyright?.errors ?? 0), 0),
     turns: experiments.reduce((sum, e) => sum + (e.turns ?? 0), 0),
+    checks: Object.fromEntries(checkNames(experiments).map((name) => {
+      const results = experiments.map((e) => e.checks[name]).filter((c) => c !== undefined);
+      return [name, {
+        passed: results.filter((c) => c.passed === true).length,
+        failed: results.filter((c) => c.passed === false).length,
+        notRun: results.filter((c) => c.passed === null).length,
+        count: results.reduce((sum, c) => sum + (c.count ?? 0), 0),
+      }];
+    })),
   };
+}
+
+/** The checks of these experiments, in the order they ran. */
+export function checkNames(experiments: Pick<ReportExperiment, 'checks'>[]): string[] {
+  return [...new Set(experiments.flatMap((e) => Object.keys(e.checks)))];
 }
 
 export function repeatsOf(experiments: ReportExperiment[]): RepeatAggregate[] | undefined {
@@ -233,6 +257,7 @@ export function assemble(manifest: RunManifest, experiments: ReportExperiment[],
     baseCommits: [...new Set(experiments.map((e) => e.baseCommit))],
     runState,
     experiments,
+    checks: checkNames(experiments),
     totals: totalsOf(experiments),
     repeats: repeatsOf(experiments),
     carried: manifest.sequential?.carry,

@@ -12,6 +12,7 @@ import { type ExperimentPlan, retryReason, runExperiment, skipExperiment } from 
 import { commandName, planVersionInstall } from './install.js';
 import { lockSlots } from './lock.js';
 import { CARRY_OUT } from './carry.js';
+import { passedOf } from './check-results.js';
 import { type CheckSpec, checkSpecs, defaultCheckConcurrency } from './checks.js';
 import { type ExperimentStatus, type ManifestExperiment, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
 import { buildPrompt, sha256 } from './prompt.js';
@@ -423,6 +424,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         costUsd: status.costUsd,
         carried: status.carry?.left,
         reportedModel: status.model,
+        checks: status.checks && passedOf(status.checks),
         pid: undefined,
       });
       if (!manifest.model && !manifest.models && status.model) manifest.model = status.model;

@@ -1,10 +1,11 @@
 import type { Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
 import { modelMismatch, type Report, type ReportExperiment, type ReportStatus } from '../core/report.js';
+import type { CheckResult } from '../core/check-results.js';
 import type { Transcript } from '../core/transcript.js';
 import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import { maskedText } from './markdown.js';
-import { money } from './run.js';
+import { checkCell, money } from './run.js';
 
 // Written by hand: a page of tables and bar charts is a few template strings, and a chart
 // library would bring JavaScript or external files a report opened from disk must not need.
@@ -129,6 +130,18 @@ function testFiles(files: string[]): string {
   return files.length ? files.map((f) => `<code>${esc(f)}</code>`).join('<br>') : '<span class="muted">—</span>';
 }
 
+/** A check's cell; why it could not run, or what failed, on hover. */
+function check(c: CheckResult | undefined): string {
+  const why = c?.error ? `could not run: ${c.error}` : c?.detail;
+  return `<span${c?.passed === false ? ' class="error"' : ''}${why ? ` title="${esc(why)}"` : ''}>${esc(checkCell(c))}</span>`;
+}
+
+function checkList(e: ReportExperiment): string {
+  const items = Object.entries(e.checks).map(([name, c]) => `<li><code>${esc(name)}</code> ${check(c)}${c.error ? ` <span class="muted">could not run: ${esc(c.error)}</span>` : c.detail ? ` ${esc(c.detail)}` : ''}</li>`);
+  if (items.length === 0) return '';
+  return `<p>Checks${e.verifiedAt ? ` <span class="muted">(run again by ptg verify on ${esc(e.verifiedAt.replace('T', ' ').replace(/\..*/, ''))}; the run's own are kept in status.json)</span>` : ''}:</p><ul>${items.join('')}</ul>`;
+}
+
 function pyright(e: ReportExperiment): string {
   if (!e.pyright) return '—';
   if (e.pyright.failure) return `<span class="error" title="${esc(e.pyright.failure)}">pyright failed</span>`;
@@ -153,7 +166,7 @@ function experimentDetails(e: ReportExperiment, i: number): string {
 ${e.agentError ? `<p class="error">Agent error: ${esc(e.agentError)}</p>` : ''}
 ${e.requestedModel ? `<p${modelMismatch(e) ? ' class="error"' : ''}>Model asked for <code>${esc(e.requestedModel)}</code>; the agent reported <code>${esc(e.model ?? 'nothing')}</code>${modelMismatch(e) ? ': not the one asked for' : ''}.</p>` : ''}
 <p>Folder <code>${esc(e.folder)}</code> · base <code>${esc(e.baseCommit.slice(0, 12))}</code>${e.model ? ` · ${esc(e.model)}` : ''}${esc(tokens)}</p>
-${e.pyright ? `<p>Pyright: ${esc(e.pyright.errors)} errors, ${esc(e.pyright.warnings)} warnings${e.pyright.failure ? ` · <span class="error">${esc(e.pyright.failure)}</span>` : ''}</p>` : ''}
+${checkList(e)}
 <p><a href="${esc(`${stpFolder(e)}/transcript.html`)}">Transcript</a>: what the agent did, turn by turn.</p>
 <p>Generated or changed files:</p>${files}
 ${e.artifacts.length ? `<p>Artifacts:</p><ul>${e.artifacts.map((a) => `<li><a href="${esc(encodeURI(`${stpFolder(e)}/artifacts/${a}`))}"><code>${esc(a)}</code></a></li>`).join('')}</ul>` : ''}
@@ -205,14 +218,20 @@ export function reportHtml(report: Report): string {
     [r.baseCommits.length > 1 ? 'Base commits' : 'Base commit', r.baseCommits.join(', ') || '—'],
   ];
   const rows = r.experiments.map((e, i) => `<tr><td><a href="#exp-${i}">${esc(label(e))}</a></td><td>${pill(e.status, e.statusText)}</td><td>${testFiles(e.testFiles)}</td>`
-    + `<td class="n">${pyright(e)}</td><td class="n">${formatDuration(e.durationMs)}</td><td class="n">${e.turns ?? '—'}</td><td class="n">${money(e.costUsd)}</td></tr>`);
-  const overview = `<table class="overview"><thead><tr><th>STP</th><th>Status</th><th>Test file(s)</th><th class="n">Pyright errors</th><th class="n">Duration</th><th class="n">Turns</th><th class="n">Cost</th></tr></thead>
+    + `${r.checks.map((name) => `<td class="n">${check(e.checks[name])}</td>`).join('')}<td class="n">${formatDuration(e.durationMs)}</td><td class="n">${e.turns ?? '—'}</td><td class="n">${money(e.costUsd)}</td></tr>`);
+  const overview = `<table class="overview"><thead><tr><th>STP</th><th>Status</th><th>Test file(s)</th>${r.checks.map((name) => `<th class="n">${esc(name)}</th>`).join('')}<th class="n">Duration</th><th class="n">Turns</th><th class="n">Cost</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody>
-<tfoot><tr><td>Total</td><td>${t.succeeded}/${t.experiments} succeeded</td><td></td><td class="n">${t.pyrightErrors}</td><td class="n">${formatDuration(t.medianDurationMs)} <span class="muted">median</span></td><td class="n">${t.turns}</td><td class="n">${money(t.costUsd)}</td></tr></tfoot></table>`;
+<tfoot><tr><td>Total</td><td>${t.succeeded}/${t.experiments} succeeded</td><td></td>${r.checks.map((name) => `<td class="n">${t.checks[name]!.passed}/${t.checks[name]!.passed + t.checks[name]!.failed} passed</td>`).join('')}<td class="n">${formatDuration(t.medianDurationMs)} <span class="muted">median</span></td><td class="n">${t.turns}</td><td class="n">${money(t.costUsd)}</td></tr></tfoot></table>`;
   const charts = METRICS.map((m) => barChart(m.key, m.title, r.experiments.map((e) => ({
     label: label(e),
     bars: [{ value: m.of(e), cls: `s-${e.status}`, data: { stp: label(e) }, tip: `STP ${label(e)} · ${e.statusText} · ${m.of(e) === undefined ? '—' : m.fmt(m.of(e)!)}` }],
   })), m.fmt));
+  if (r.checks.length) {
+    charts.push(barChart('checks', `Checks passed (of ${t.experiments})`, r.checks.map((name) => ({
+      label: name,
+      bars: [{ value: t.checks[name]!.passed, cls: 's-succeeded', data: { check: name }, tip: `${name}: ${t.checks[name]!.passed} passed, ${t.checks[name]!.failed} failed, ${t.checks[name]!.notRun} could not run` }],
+    })), String));
+  }
   const repeats = r.repeats && `<h2>Repeats</h2>${wrap(`<table class="repeats"><thead><tr><th>STP</th><th class="n">Runs</th><th class="n">Succeeded</th><th class="n">Pyright errors</th><th class="n">Duration</th><th class="n">Mean cost</th></tr></thead><tbody>`
     + r.repeats.map((a) => `<tr><td>${esc(a.stp)}</td><td class="n">${a.runs}</td><td class="n">${a.succeeded}/${a.runs}</td><td class="n">${num(a.meanPyrightErrors, a.sdPyrightErrors)}</td>`
       + `<td class="n">${formatDuration(a.meanDurationMs)}${a.sdDurationMs === undefined ? '' : ` ± ${formatDuration(a.sdDurationMs)}`}</td><td class="n">${money(a.meanCostUsd)}</td></tr>`).join('\n')

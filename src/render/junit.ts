@@ -1,5 +1,5 @@
 import { experimentLabel } from '../core/experiment-folder.js';
-import type { Report } from '../core/report.js';
+import type { Report, ReportExperiment } from '../core/report.js';
 
 function xml(text: unknown): string {
   return (
@@ -16,8 +16,8 @@ function xml(text: unknown): string {
 const seconds = (ms?: number) => ((ms ?? 0) / 1000).toFixed(3);
 
 /**
- * junit.xml: one test case per experiment. Not succeeded is a failure; with `strict`, pyright
- * errors are too; a running experiment is skipped.
+ * junit.xml: one test case per experiment. Not succeeded is a failure; with `strict`, a failed
+ * check is too (one that could not run is not); a running experiment is skipped.
  */
 export function junitXml(report: Report, opts: { strict?: boolean } = {}): string {
   const cases = report.experiments.map((e) => {
@@ -26,8 +26,10 @@ export function junitXml(report: Report, opts: { strict?: boolean } = {}): strin
     if (e.status === 'running') verdict = `<skipped message="running"/>`;
     else if (e.status !== 'succeeded') {
       verdict = `<failure message="${xml(e.statusText)}" type="${e.status}">${xml([e.statusLine, e.agentError].filter(Boolean).join('\n'))}</failure>`;
-    } else if (opts.strict && (e.pyright?.errors ?? 0) > 0) {
-      verdict = `<failure message="${e.pyright!.errors} pyright errors" type="pyright">${xml(e.testFiles.join('\n'))}</failure>`;
+    } else if (opts.strict && failedChecks(e).length) {
+      const failed = failedChecks(e);
+      const message = failed.map(([name, c]) => `${name} failed${c.count === null ? '' : ` (${c.count})`}`).join(', ');
+      verdict = `<failure message="${xml(message)}" type="${xml(failed.map(([name]) => name).join(','))}">${xml([...failed.map(([name, c]) => `${name}: ${c.detail ?? 'failed'}`), ...e.testFiles].join('\n'))}</failure>`;
     }
     const out = e.logTail.length ? `<system-out>${xml(e.logTail.join('\n'))}</system-out>` : '';
     return `    <testcase classname="ptg.${xml(report.version)}" name="${xml(name)}" time="${seconds(e.durationMs)}">${verdict}${out}</testcase>`;
@@ -45,4 +47,8 @@ export function junitXml(report: Report, opts: { strict?: boolean } = {}): strin
     '</testsuites>',
     '',
   ].join('\n');
+}
+
+function failedChecks(e: ReportExperiment) {
+  return Object.entries(e.checks).filter(([, c]) => c.passed === false);
 }

@@ -3,7 +3,7 @@ import { formatDuration } from '../core/duration.js';
 import { modelMismatch, type Report, type ReportExperiment } from '../core/report.js';
 import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import type { MaskedFile } from '../core/manifest.js';
-import { money } from './run.js';
+import { checkCell, money } from './run.js';
 
 /** `ARTIFACTORY_TOKEN in tests/x.py (slot) ×2, claude.jsonl`: where, never what. */
 export function maskedText(masked: MaskedFile[]): string {
@@ -56,13 +56,13 @@ export function summaryMarkdown(report: Report): string {
     '## Overview',
     '',
     ...tableMd(
-      ['STP', 'Status', 'Test file(s)', 'Pyright errors', 'Duration', 'Turns', 'Cost'],
+      ['STP', 'Status', 'Test file(s)', ...report.checks, 'Duration', 'Turns', 'Cost'],
       [
         ...report.experiments.map((e) => [
           label(e),
           e.statusText,
           e.testFiles.length ? e.testFiles.join(', ') : '—',
-          pyright(e),
+          ...report.checks.map((name) => checkCell(e.checks[name])),
           formatDuration(e.durationMs),
           e.turns,
           money(e.costUsd),
@@ -71,7 +71,7 @@ export function summaryMarkdown(report: Report): string {
           '**Total**',
           `${t.succeeded}/${t.experiments} succeeded`,
           `${report.experiments.reduce((n, e) => n + e.testFiles.length, 0)} files`,
-          t.pyrightErrors,
+          ...report.checks.map((name) => `${t.checks[name]!.passed}/${t.checks[name]!.passed + t.checks[name]!.failed} passed`),
           `median ${formatDuration(t.medianDurationMs)}`,
           t.turns,
           money(t.costUsd),
@@ -96,6 +96,8 @@ export function summaryMarkdown(report: Report): string {
   for (const e of report.experiments) {
     lines.push('', `## STP ${label(e)}`, '', '`' + e.statusLine + '`', '');
     if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
+    const checks = checkLines(e);
+    if (checks.length) lines.push(...checks, '');
     if (e.requestedModel) lines.push(`${modelMismatch(e) ? '⚠ ' : ''}Model asked for: \`${e.requestedModel}\`; the agent reported \`${e.model ?? 'nothing'}\`${modelMismatch(e) ? ': not the one asked for' : ''}.`, '');
     lines.push(e.changedFiles.length ? 'Files generated or changed:' : 'No files generated or changed.');
     for (const f of e.changedFiles) lines.push(`- \`${f.path}\` (${f.status === 'A' ? 'added' : f.status === 'D' ? 'deleted' : 'modified'})`);
@@ -110,6 +112,13 @@ export function summaryMarkdown(report: Report): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `- pytest-collect ✗ 0: tests/test_x.py: ModuleNotFoundError …` per check; when verified, since when. */
+export function checkLines(e: ReportExperiment): string[] {
+  const lines = Object.entries(e.checks).map(([name, c]) => `- ${name} ${checkCell(c)}${c.error ? `: could not run: ${c.error}` : c.detail ? `: ${c.detail}` : ''}`);
+  if (lines.length === 0) return [];
+  return [`Checks${e.verifiedAt ? ` (run again by \`ptg verify\` on ${e.verifiedAt.replace('T', ' ').replace(/\..*/, '')}; the run's own are kept in status.json)` : ''}:`, ...lines];
 }
 
 /** A sequential run: what each step received and left of the carried files, and where the last ones are. */

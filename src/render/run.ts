@@ -3,10 +3,27 @@ import { formatDuration } from '../core/duration.js';
 import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
 import type { dryRunOf, RunResult } from '../core/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
+import type { CheckResult } from '../core/check-results.js';
 import { c, sym, table } from './style.js';
 
 export function money(usd: number | undefined): string {
   return usd === undefined ? '—' : `$${usd.toFixed(usd < 1 ? 4 : 2)}`;
+}
+
+/** A check's cell: `✓ 2`, `✗ 3` (with its count), `?` when it could not run, `—` when it has none. */
+export function checkCell(result: CheckResult | undefined): string {
+  if (!result || result.nothingToCheck) return '—';
+  if (result.passed === null) return '?';
+  return `${result.passed ? '✓' : '✗'}${result.count === null ? '' : ` ${result.count}`}`;
+}
+
+/** `pyright 3/3 · pytest-collect 1/3`: passed of those that ran, per check. */
+export function checksBrief(checks: Record<string, boolean | null | undefined>[]): string {
+  const names = [...new Set(checks.flatMap((c) => Object.keys(c)))];
+  return names.flatMap((n) => {
+    const ran = checks.filter((c) => c[n] === true || c[n] === false);
+    return ran.length ? [`${n} ${ran.filter((c) => c[n]).length}/${ran.length}`] : [];
+  }).join(' · ');
 }
 
 const LABEL: Record<ExperimentState, string> = {
@@ -53,7 +70,7 @@ export function liveLines(rows: LiveRow[], now = Date.now()): string[] {
 
 export function finishedLine(s: ExperimentStatus, line: string): string {
   const error = s.agentError && s.state !== 'agent_error' ? ` · ${s.agentError.split('\n')[0]!.slice(0, 120)}` : '';
-  return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.pyright ? ` · pyright ${s.pyright.errors} errors` : ''}${error}`;
+  return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.checks ? ` · ${Object.entries(s.checks).map(([name, r]) => `${name} ${checkCell(r)}`).join(' · ')}` : ''}${error}`;
 }
 
 export function interruptLine(signal: string): string {
@@ -72,13 +89,13 @@ export function summaryLines(result: RunResult, collectCommand: string): string[
       e.turns === undefined ? '—' : String(e.turns),
       money(e.costUsd),
       s?.testFiles?.length ? s.testFiles.join(', ') : '—',
-      s?.pyright ? String(s.pyright.errors) : '—',
+      s?.checks ? Object.entries(s.checks).map(([name, r]) => `${name} ${checkCell(r)}`).join(', ') : '—',
     ];
   });
   const ok = manifest.experiments.filter((e) => e.state === 'succeeded').length;
   const cost = manifest.experiments.reduce((sum, e) => sum + (e.costUsd ?? 0), 0);
   return [
-    ...table(rows, ['STP', 'Status', 'Duration', 'Turns', 'Cost', 'Test files', 'Pyright errors']),
+    ...table(rows, ['STP', 'Status', 'Duration', 'Turns', 'Cost', 'Test files', 'Checks']),
     '',
     `${ok === manifest.experiments.length ? sym.ok : sym.warn} ${ok}/${manifest.experiments.length} succeeded · total cost ${money(cost)} · run ${c.bold(manifest.runId)}${result.interrupted ? ' · interrupted' : ''}`,
     `Next: ${c.bold(collectCommand)}`,
