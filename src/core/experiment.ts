@@ -9,6 +9,7 @@ import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
 import { statusFile } from './manifest.js';
+import { agentContext } from './agent-context.js';
 import { keepCarry, placeCarry } from './carry.js';
 import { CHECKS_DIR, type CheckSpec, type Limit, runChecks } from './checks.js';
 import { listFiles, parkOtherVersions, restoreParked } from './park.js';
@@ -115,6 +116,7 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
   await parkOtherVersions(ctx.workspace, slot, ctx.version);
   try {
     if (ctx.carry) status.carry = await placeCarry(exp.slotDir, exp.dir, ctx.carry.paths, ctx.carry.from);
+    status.context = await agentContext(exp.slotDir, exp.baseCommit, ctx.env);
     await runAgent(exp, ctx, status);
     const inSlot = await maskSlot(exp.slotDir, slot, ctx.secrets ?? []);
     if (ctx.carry) await keepCarry(exp.slotDir, exp.dir, exp.baseCommit, ctx.carry.paths, status.carry!);

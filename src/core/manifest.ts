@@ -4,6 +4,7 @@ import { PtgError } from '../errors.js';
 import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { CarriedLines, CarryStatus } from './carry.js';
+import type { AgentContext } from './agent-context.js';
 import type { CheckResults, Verification } from './check-results.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
@@ -82,6 +83,8 @@ export interface ExperimentStatus {
   retries?: { attempt: number; reason: string; costUsd?: number; tokens?: Tokens }[];
   /** A sequential run's carried files: where they came from, lines received and left. */
   carry?: CarryStatus;
+  /** What else shapes the agent's behaviour here (CLAUDE.md files, settings, base commit), hashed. */
+  context?: AgentContext;
 }
 
 export interface ManifestExperiment {

@@ -43,6 +43,9 @@ export interface ReportExperiment {
   tokens?: Tokens;
   model?: string;
   baseCommit: string;
+  /** What else shaped the agent (status.json `context`): compare warns where two runs differ in it. */
+  contextHash?: string;
+  contextFiles?: string[];
   /** The experiment folder inside the workspace: `experiments/<version>_experiment_<run-id>/<slot>`. */
   folder: string;
   logTail: string[];
@@ -177,6 +180,8 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     tokens: s?.tokens,
     model: s?.model,
     baseCommit: s?.baseCommit ?? entry.baseCommit,
+    contextHash: s?.context?.hash,
+    contextFiles: s?.context?.files,
     folder: experimentRelDir(dir),
     logTail: await tailLines(path.join(dir, EXPERIMENT_FILES.log), LOG_TAIL),
   };

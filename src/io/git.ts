@@ -136,6 +136,17 @@ export async function restorePaths(dir: string, commit: string, paths: string[])
   for (const p of paths.filter((p) => !tracked.includes(p))) await fs.remove(path.join(dir, p));
 }
 
+/** Tracked files of `commit` whose name is `name` (CLAUDE.md), at any depth, repository paths. */
+export async function filesNamed(dir: string, commit: string, name: string): Promise<string[]> {
+  const out = await git(dir).raw(['ls-tree', '-r', '--name-only', '-z', commit]);
+  return out.split('\0').filter((p) => p === name || p.endsWith(`/${name}`));
+}
+
+/** Applies a patch of `git diff --binary` to the work tree (not the index). */
+export async function applyPatch(dir: string, patchFile: string): Promise<void> {
+  await git(dir).raw(['apply', '--whitespace=nowarn', patchFile]);
+}
+
 /** The folder has a git repository of its own (without one, git would act on a parent's). */
 export async function hasOwnRepository(dir: string): Promise<boolean> {
   return fs.pathExists(path.join(dir, '.git'));
