@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import type { CollectFlags } from './commands/collect.js';
 import type { RunFlags } from './commands/run.js';
+import type { VerifyFlags } from './commands/verify.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
 import { killAllAgents } from './io/live-agents.js';
 
@@ -142,6 +143,25 @@ function program(): Command {
       .option('--tools', 'only the summary: calls per tool, files read and written, commands run, the first error')
       .addHelpText('after', examples(['ptg show v2.1 --stp 3', 'ptg show v2.1 20260209_143022 --stp 3 --tools', 'ptg show v3 --stp 1 --model opus --json'])),
     lazy(() => import('./commands/show.js'), (m) => m.showCommand),
+  );
+
+  withGlobals(
+    cli
+      .command('verify')
+      .description("Run the checks again on a finished run's recorded changes, with no agent: the new results join each status.json beside the old")
+      .argument('<version>', 'the version that ran')
+      .argument('[run-id]', 'the run (default: the latest run of that version)')
+      .option('--check <names>', 'only these checks, comma separated (default: every check of the version)', collect, [])
+      .option('--stp <ids>', 'only these STPs, comma separated')
+      .option('--check-concurrency <n>', 'checks at once (default: the number of cores)')
+      .addHelpText('after', examples(['ptg verify v2.1', 'ptg verify v2.1 20260209_143022 --check pytest-collect', 'ptg verify v3 --stp 1,3 --json'])),
+    lazy(
+      () => import('./commands/verify.js'),
+      (m) => (opts: Omit<VerifyFlags, 'signal' | 'ptgVersion'>) => {
+        graceful = true;
+        return m.verifyCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
+      },
+    ),
   );
 
   withGlobals(

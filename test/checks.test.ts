@@ -1,11 +1,12 @@
 // Issue 13's checks: verdicts beyond pyright, run in the slot once the agent ends, with real
 // pyright and real pytest.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
 import { parseCount } from '../src/core/checks.js';
-import { runIdOf, setUpWorkspace } from './support/fixtures.js';
+import { ptg, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
 
@@ -83,6 +84,69 @@ describe('checks', () => {
     assert.equal(parseCount('(\\d+) issues', 'none here'), null);
   });
 });
+
+describe('ptg verify', () => {
+  test('after adding checks: new results beside the old in status.json and the reports, no agent started, the slot clean and nothing lost', async () => {
+    const w = await setUpWorkspace({
+      '1': `# STP 1\n${write('tests/test_collects.py', COLLECTS)}`,
+      '2': `# STP 2\n${write('tests/test_import.py', IMPORT_ERROR)}`,
+    });
+    const r = await w.run(['v1']);
+    assert.equal(r.code, 0, r.stderr);
+    const runId = runIdOf(r.stdout);
+    const before = fs.readJsonSync(path.join(w.expDir('2', 'v1', runId), 'status.json'));
+    assert.deepEqual(Object.keys(before.checks), ['pyright']);
+
+    // A check added a month later, and someone's unsaved work in slot 1.
+    fs.writeJsonSync(path.join(w.root, 'ptg.config.json'), { checks: ['pyright', 'pytest-collect', { name: 'lines', run: 'cat {files} | wc -l', count: '(\\d+)' }] });
+    fs.writeFileSync(path.join(w.slot('1'), 'notes.txt'), 'my unsaved notes\n');
+    const record = tmpDir('ptg-record-');
+    const v = await ptg(['verify', 'v1', '--json'], { cwd: w.root, env: { FAKE_AGENT_RECORD: record } });
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual(fs.readdirSync(record), [], 'no agent process started');
+    const out = JSON.parse(v.stdout);
+    assert.deepEqual(out.checks, ['pyright', 'pytest-collect', 'lines']);
+    assert.equal(out.experiments[1].after['pytest-collect'].passed, false);
+
+    const one = fs.readJsonSync(path.join(w.expDir('1', 'v1', runId), 'status.json'));
+    const two = fs.readJsonSync(path.join(w.expDir('2', 'v1', runId), 'status.json'));
+    assert.deepEqual(two.checks, before.checks, "the run's own results are kept as they were");
+    assert.equal(two.verifications.length, 1);
+    assert.equal(two.verifications[0].dir, 'checks/verify-1');
+    assert.deepEqual(pick(two.verifications[0].checks['pytest-collect']), { passed: false, count: 0 });
+    assert.deepEqual(pick(one.verifications[0].checks['pytest-collect']), { passed: true, count: 2 });
+    assert.deepEqual(pick(one.verifications[0].checks.lines), { passed: true, count: COLLECTS.split('\n').length - 1 });
+    assert.match(fs.readFileSync(path.join(w.expDir('2', 'v1', runId), 'checks/verify-1/pytest-collect.txt'), 'utf8'), /ModuleNotFoundError/);
+
+    // Nothing lost: the unsaved work is in a patch; the slots are clean at their base.
+    const saved = out.experiments[0].savedPatch;
+    assert.match(fs.readFileSync(saved, 'utf8'), /\+my unsaved notes/);
+    for (const id of ['1', '2']) {
+      assert.equal(git(w.slot(id), 'status', '--porcelain'), '', `slot ${id} is clean`);
+      assert.equal(git(w.slot(id), 'rev-parse', 'HEAD'), one.baseCommit);
+    }
+
+    // The reports show the checks as verified now.
+    assert.equal((await ptg(['collect', 'v1', runId], { cwd: w.root })).code, 0);
+    const summary = fs.readJsonSync(path.join(w.ws, `results_v1_${runId}`, 'summary.json'));
+    assert.deepEqual(summary.checks, ['pyright', 'pytest-collect', 'lines']);
+    assert.deepEqual(summary.totals.checks['pytest-collect'], { passed: 1, failed: 1, notRun: 0, count: 2 });
+    assert.ok(summary.experiments[0].verifiedAt);
+    const md = fs.readFileSync(path.join(w.ws, `results_v1_${runId}`, 'summary.md'), 'utf8');
+    assert.match(md, /\| STP \| Status \| Test file\(s\) \| pyright \| pytest-collect \| lines \|/);
+    assert.match(md, /run again by `ptg verify`/);
+
+    // A second verify of one check adds a second record.
+    assert.equal((await ptg(['verify', 'v1', runId, '--check', 'pytest-collect', '--stp', '2'], { cwd: w.root })).code, 0);
+    const again = fs.readJsonSync(path.join(w.expDir('2', 'v1', runId), 'status.json'));
+    assert.deepEqual(again.verifications.map((x: { dir: string; checks: object }) => [x.dir, Object.keys(x.checks)]), [['checks/verify-1', ['pyright', 'pytest-collect', 'lines']], ['checks/verify-2', ['pytest-collect']]]);
+    assert.match((await ptg(['verify', 'v1', '--check', 'mypy'], { cwd: w.root })).stderr, /^ptg: --check mypy: v1 has no such check/);
+  });
+});
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
+}
 
 function pick(result: { passed: boolean | null; count: number | null }) {
   return { passed: result.passed, count: result.count };

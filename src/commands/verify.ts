@@ -1,0 +1,62 @@
+import { checkSpecs } from '../core/checks.js';
+import { findRun } from '../core/manifest.js';
+import { findVersion } from '../core/root.js';
+import { agentEnv, checksOf, versionSettings } from '../core/settings.js';
+import { verifyRun } from '../core/verify.js';
+import { EXIT, exitForSignal, UsageError } from '../errors.js';
+import { checkCell } from '../render/run.js';
+import { table } from '../render/style.js';
+import { experimentLabel } from '../core/experiment-folder.js';
+import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { parseIdList } from '../core/root.js';
+import { positiveInt } from './run.js';
+
+export interface VerifyFlags extends GlobalFlags {
+  args: string[];
+  check?: string[];
+  stp?: string;
+  checkConcurrency?: string;
+  signal: AbortSignal;
+  ptgVersion: string;
+}
+
+/** `ptg verify <version> [run-id] [--check NAME]`: the checks again on the recorded changes, no agent. */
+export async function verifyCommand(flags: VerifyFlags): Promise<number> {
+  const ctx = await loadContext(flags);
+  const [versionName, runId] = flags.args as [string, string | undefined];
+  findVersion(ctx.root, versionName);
+  const settings = versionSettings(ctx.root.config, versionName);
+  const configured = checksOf(settings);
+  const names = (flags.check ?? []).flatMap((n) => n.split(',')).map((n) => n.trim()).filter(Boolean);
+  const checks = names.length
+    ? names.map((name) => {
+        const spec = configured.find((c) => c.name === name) ?? (['pyright', 'pytest-collect'].includes(name) ? checkSpecs([name])[0] : undefined);
+        if (!spec) throw new UsageError(`--check ${name}: ${versionName} has no such check. Its checks: ${configured.map((c) => c.name).join(', ')} (and the built-ins pyright, pytest-collect).`);
+        return spec;
+      })
+    : configured;
+  const manifest = await findRun(ctx.workspace, versionName, runId);
+  const { env } = agentEnv(process.env, settings.entries);
+  ctx.print(`Verifying ${versionName} ${manifest.runId}: ${checks.map((c) => c.name).join(', ')} on ${manifest.experiments.length} experiment(s); no agent runs.`);
+  const results = await verifyRun({
+    workspace: ctx.workspace,
+    manifest,
+    checks,
+    env,
+    stps: parseIdList(flags.stp),
+    checkConcurrency: positiveInt(flags.checkConcurrency, '--check-concurrency') ?? ctx.root.config.checkConcurrency,
+    ptgVersion: flags.ptgVersion,
+    signal: flags.signal,
+  });
+  if (flags.json) printJson({ format: 1, version: versionName, runId: manifest.runId, checks: checks.map((c) => c.name), experiments: results });
+  const rows = results.map((r) => [
+    experimentLabel(r.stp, r.model, r.repeat),
+    ...checks.map((c) => (r.after ? `${checkCell(r.before[c.name])} → ${checkCell(r.after[c.name])}` : '—')),
+    r.skipped ? `not verified: ${r.skipped}` : r.savedPatch ? `unsaved work saved to ${r.savedPatch}` : '',
+  ]);
+  for (const line of table(rows, ['STP', ...checks.map((c) => `${c.name} (before → now)`), ''])) ctx.print(line);
+  const done = results.filter((r) => r.after).length;
+  ctx.result(`${done}/${results.length} experiment(s) verified; the new results are in each status.json beside the old ones. Next: ptg collect ${versionName} ${manifest.runId}`);
+  if (flags.signal.aborted) return exitForSignal(flags.signal.reason);
+  return results.some((r) => r.skipped && !r.skipped.startsWith('no recorded changes')) ? EXIT.failed : EXIT.ok;
+}
