@@ -1,6 +1,7 @@
 // `npm run bench [-- --only setup,run] [--reps N]`: runs ptg's benchmarks in order against the
 // built binary, each beside a baseline measured in the same run (the machine is noisy: ratios
 // mean more than seconds), then prints one summary line per goal.
+import { checksBench } from './checks.bench.js';
 import { collectBench } from './collect.bench.js';
 import { manyBench } from './many.bench.js';
 import { mergeBench } from './merge.bench.js';
@@ -12,7 +13,7 @@ import { slotOptionsBench } from './slot-options.bench.js';
 import { startupBench } from './startup.bench.js';
 import { type Benchmark, cleanUp, type Goal, ptgWarnings, table, TIME_BIN } from './support.js';
 
-const BENCHMARKS: Benchmark[] = [startupBench, setupBench, slotOptionsBench, runBench, outputBench, manyBench, collectBench, shardsBench, mergeBench];
+const BENCHMARKS: Benchmark[] = [startupBench, setupBench, slotOptionsBench, runBench, outputBench, manyBench, collectBench, checksBench, shardsBench, mergeBench];
 
 const USAGE = `Usage: npm run bench -- [--only NAMES] [--reps N]
   --only NAMES   comma separated, in any order: ${BENCHMARKS.map((b) => b.name).join(',')}

@@ -66,6 +66,8 @@ export interface Measured {
   stderr: string;
   /** /usr/bin/time %M: the peak of the process and of any child it waited for, KB. */
   treePeakKb?: number;
+  /** /usr/bin/time %U + %S: CPU of the process and of the children it waited for, ms. */
+  cpuMs?: number;
   /** The ptg process's own peak (getrusage RUSAGE_SELF through bench/rss-hook.mjs), KB. */
   selfPeakKb?: number;
   /** The bench ended it: it ran past its time limit. */
@@ -82,7 +84,7 @@ export interface MeasureOptions {
 /** Runs argv in its own process group, under /usr/bin/time when present; times it from spawn to exit. */
 export function measure(argv: string[], opts: MeasureOptions): Promise<Measured> {
   const timeFile = TIME_BIN ? path.join(os.tmpdir(), `ptg-bench-time-${process.pid}-${randomBytes(4).toString('hex')}`) : undefined;
-  const full = TIME_BIN ? [TIME_BIN, '-f', '%M', '-o', timeFile!, ...argv] : argv;
+  const full = TIME_BIN ? [TIME_BIN, '-f', '%M %U %S', '-o', timeFile!, ...argv] : argv;
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(full[0]!, full.slice(1), {
@@ -109,14 +111,16 @@ export function measure(argv: string[], opts: MeasureOptions): Promise<Measured>
       clearTimeout(limit);
       if (pgid) liveGroups.delete(pgid);
       let treePeakKb: number | undefined;
+      let cpuMs: number | undefined;
       if (timeFile) {
         const text = fs.readFileSync(timeFile, 'utf8').trim().split('\n');
         fs.removeSync(timeFile);
         // With a non-zero exit GNU time writes "Command exited with non-zero status N" first.
-        const n = Number(text.at(-1));
-        if (Number.isFinite(n)) treePeakKb = n;
+        const [kb, user, sys] = (text.at(-1) ?? '').split(' ').map(Number);
+        if (Number.isFinite(kb)) treePeakKb = kb;
+        if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = (user! + sys!) * 1000;
       }
-      resolve({ code, signal, wallMs, stdout, stderr, treePeakKb, timedOut });
+      resolve({ code, signal, wallMs, stdout, stderr, treePeakKb, cpuMs, timedOut });
     });
   });
 }
