@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
 import { parseCount } from '../src/core/checks.js';
-import { ptg, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
+import { ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
 
@@ -141,6 +141,26 @@ describe('ptg verify', () => {
     const again = fs.readJsonSync(path.join(w.expDir('2', 'v1', runId), 'status.json'));
     assert.deepEqual(again.verifications.map((x: { dir: string; checks: object }) => [x.dir, Object.keys(x.checks)]), [['checks/verify-1', ['pyright', 'pytest-collect', 'lines']], ['checks/verify-2', ['pytest-collect']]]);
     assert.match((await ptg(['verify', 'v1', '--check', 'mypy'], { cwd: w.root })).stderr, /^ptg: --check mypy: v1 has no such check/);
+  });
+
+  test('refuses while a run uses the slot (exit 2, nothing touched) and a run still going', async () => {
+    const w = await setUpWorkspace({ '1': `# STP 1\n${write('tests/test_collects.py', COLLECTS)}` });
+    const first = await w.run(['v1']);
+    assert.equal(first.code, 0, first.stderr);
+    // A second run of STP 1 whose agent hangs: it holds the slot.
+    fs.appendFileSync(path.join(w.root, 'stps', '1.md'), 'fake: hang\n');
+    let ptgPid = 0;
+    const running = w.run(['v1', '--run-id', 'busy'], { onSpawn: (pid) => (ptgPid = pid) });
+    await waitFor('the agent to start', () => fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/busy/manifest.json'), { throws: false })?.experiments[0].pid);
+    const refused = await ptg(['verify', 'v1', runIdOf(first.stdout)], { cwd: w.root });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /^ptg: Slot 1-upstream is in use by run v1 busy \(pid \d+\)/m);
+    const still = await ptg(['verify', 'v1', 'busy'], { cwd: w.root });
+    assert.equal(still.code, 1);
+    assert.match(still.stderr, /^ptg: Run busy of v1 is still running \(pid \d+\): verify it once it has finished\.$/m);
+    assert.equal(fs.readJsonSync(path.join(w.expDir('1', 'v1', runIdOf(first.stdout)), 'status.json')).verifications, undefined);
+    process.kill(ptgPid, 'SIGINT');
+    assert.equal((await running).code, 130);
   });
 });
 

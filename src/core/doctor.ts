@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { gitVersion } from '../io/git.js';
-import { which } from '../io/proc.js';
+import { runCommand, which } from '../io/proc.js';
 import { pyrightVersion } from '../io/pyright.js';
 import { type AgentChoice, askAgentVersion, DEFAULT_AGENT, locateAgent } from './agent.js';
 import { readWorkspace } from './workspace.js';
@@ -72,6 +72,9 @@ export async function doctor(opts: {
   const python = await which('python3', opts.env.PATH);
   add('python', Boolean(uv || python), uv ? `uv at ${uv}` : python ? `python3 at ${python} (no uv: setup uses python3 -m venv)` : 'neither uv nor python3: setup --no-python, or install one', true);
   add('pyright', true, `${await pyrightVersion()} (npm, bundled with ptg)`);
+  // pytest-collect runs the slot's .venv python, which setup gives pytest; python3's is the fallback.
+  const pytest = python ? await runCommand(python, ['-m', 'pytest', '--version'], { env: opts.env, timeoutMs: 30_000 }) : undefined;
+  add('pytest', Boolean(pytest?.ok), pytest?.ok ? `${pytest.output.split('\n')[0]} (python3 on PATH; the pytest-collect check prefers the slot's .venv)` : "python3 has no pytest: the pytest-collect check needs it in the slot's .venv (setup installs it) or here", true);
 
   const probe = (await fs.pathExists(opts.workspace)) ? opts.workspace : path.dirname(opts.workspace);
   const stats = await fs.promises.statfs(probe).catch(() => undefined);

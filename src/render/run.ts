@@ -111,6 +111,7 @@ export function dryRunLines(d: ReturnType<typeof dryRunOf>): string[] {
     `  budget     ${d.maxCostUsd === undefined ? 'none' : `${money(d.maxCostUsd)} for the run`} · retries ${d.retries ?? 0}`,
     `  env        ${d.agent.env.length ? `${d.agent.env.join(', ')} (names only)` : 'ptg\'s own, nothing added'}`,
   ];
+  lines.push(`  checks     ${d.checks.join(', ') || 'none'} (${d.checkConcurrency} at once)`);
   if (d.models) lines.push(`  models     ${d.models.join(', ')}`);
   if (d.sequential) lines.push(`  sequential carrying ${d.sequential.carry.join(', ') || 'nothing'}${d.sequential.carryFrom ? ` from ${d.sequential.carryFrom}` : ''}`);
   if (d.artifacts) lines.push(`  artifacts  ${d.artifacts.join(', ')}`);
