@@ -1,7 +1,7 @@
 import { checkSpecs } from '../core/checks.js';
 import { findRun } from '../core/manifest.js';
 import { findVersion } from '../core/root.js';
-import { agentEnv, checksOf, versionSettings } from '../core/settings.js';
+import { agentEnv, checksOf, runSecrets, versionSettings } from '../core/settings.js';
 import { verifyRun } from '../core/verify.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { checkCell } from '../render/run.js';
@@ -36,13 +36,14 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
       })
     : configured;
   const manifest = await findRun(ctx.workspace, versionName, runId);
-  const { env } = agentEnv(process.env, settings.entries);
+  const { env, added } = agentEnv(process.env, settings.entries);
   ctx.print(`Verifying ${versionName} ${manifest.runId}: ${checks.map((c) => c.name).join(', ')} on ${manifest.experiments.length} experiment(s); no agent runs.`);
   const results = await verifyRun({
     workspace: ctx.workspace,
     manifest,
     checks,
     env,
+    secrets: runSecrets(env, [...settings.required, ...added]),
     stps: parseIdList(flags.stp),
     checkConcurrency: positiveInt(flags.checkConcurrency, '--check-concurrency') ?? ctx.root.config.checkConcurrency,
     ptgVersion: flags.ptgVersion,

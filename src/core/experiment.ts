@@ -151,7 +151,7 @@ async function maskSlot(slotDir: string, slot: SlotState, secrets: Secret[]): Pr
 }
 
 /** Masks every file of the experiment folder: the raw output, stderr, the patch, the copies. */
-async function maskFolder(dir: string, secrets: Secret[]): Promise<MaskedFile[]> {
+export async function maskFolder(dir: string, secrets: Secret[]): Promise<MaskedFile[]> {
   if (secrets.length === 0) return [];
   const files = (await listFiles(dir)).filter((f) => f !== 'status.json' && !f.endsWith('.tmp'));
   return maskEach(dir, files, secrets, 'experiment');

@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../io/files.js';
 import { applyPatch, gitReason, resetTo } from '../io/git.js';
 import { type CheckResults, latestChecks, passedOf } from './check-results.js';
 import { CHECKS_DIR, type CheckSpec, defaultCheckConcurrency, runChecks } from './checks.js';
+import type { Secret } from '../io/mask.js';
+import { maskFolder } from './experiment.js';
 import { EXPERIMENT_FILES } from './experiment-folder.js';
 import { isAlive, lockSlots } from './lock.js';
 import { type ManifestExperiment, readStatus, type RunManifest, statusFile, writeManifest } from './manifest.js';
@@ -20,6 +22,8 @@ export interface VerifyRequest {
   manifest: RunManifest;
   checks: CheckSpec[];
   env: NodeJS.ProcessEnv;
+  /** Masked as `***NAME***` in the checks' output, as a run masks them. */
+  secrets: Secret[];
   stps?: string[];
   checkConcurrency?: number;
   ptgVersion: string;
@@ -98,6 +102,7 @@ async function verifyOne(e: ManifestExperiment, req: VerifyRequest, limit: <T>(f
     // Clean at its base again, as setup left it: the next run starts from there.
     await resetTo(slot.dir, slot.baseCommit);
   }
+  await maskFolder(path.join(e.dir, dir), req.secrets);
   if (req.signal.aborted) return { ...result, skipped: 'interrupted' };
   // Beside the run's own results, never over them.
   status.verifications = [...(status.verifications ?? []), { at: new Date().toISOString(), ptgVersion: req.ptgVersion, dir, checks }];
