@@ -205,14 +205,14 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     assert.match(JSON.stringify(afterBash!.body.messages.at(-1)), /test_stp1\.py/);
 
     const report = summary('v1', v1.id);
-    assert.deepEqual(report.experiments.map((e: any) => [e.stp, e.status, e.testFiles, e.pyright?.errors]), [
-      ['1', 'succeeded', ['tests/virt/test_stp1.py'], 0],
-      ['2', 'succeeded', ['tests/virt/test_stp2.py'], 1],
-      ['3', 'failed', [], 0],
+    assert.deepEqual(report.experiments.map((e: any) => [e.stp, e.status, e.testFiles, e.pyright?.errors, e.checks.pyright.passed]), [
+      ['1', 'succeeded', ['tests/virt/test_stp1.py'], 0, true],
+      ['2', 'succeeded', ['tests/virt/test_stp2.py'], 1, false],
+      ['3', 'failed', [], 0, true],
     ]);
     assert.deepEqual(report.experiments[2].changedFiles, [{ status: 'A', path: 'tests/virt/partial.py' }], 'work done before the error is kept');
     assert.equal(results('v1', v1.id, 'stp_1/files/tests/virt/test_stp1.py'), GOOD_PY);
-    assert.match(results('v1', v1.id, 'summary.md'), /^\| 2 \| succeeded \| tests\/virt\/test_stp2\.py \| 1 \|/m);
+    assert.match(results('v1', v1.id, 'summary.md'), /^\| 2 \| succeeded \| tests\/virt\/test_stp2\.py \| ✗ 1 \|/m);
     assert.match(results('v1', v1.id, 'report.html'), /<code>tests\/virt\/test_stp1\.py<\/code>/);
   });
 
