@@ -109,7 +109,8 @@ describe('ptg installed from its package', () => {
     for (const source of sources) assert.ok(files.includes(path.posix.join('dist', source.split(path.sep).join('/').replace(/\.ts$/, '.js'))), `${source} is not in the package built`);
     const unwanted = files.filter((f) => /^(test|bench|src|scratch|\.ci)\/|\.map$|\.ts$|__pycache__|(^|\/)fixtures?\//.test(f));
     assert.deepEqual(unwanted, []);
-    assert.ok(files.length < 100, `${files.length} files`);
+    // A ceiling that catches a folder slipping in whole; about 100 files today.
+    assert.ok(files.length < 130, `${files.length} files`);
   });
 
   test('installs with no build step; npx ptg --version and --help work', async (t) => {
