@@ -56,6 +56,8 @@ export interface ExperimentContext {
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
+  /** The agent has ended (its checks are still to come): its place among the run's agents is free. */
+  onAgentEnded?(): void;
 }
 
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
@@ -118,6 +120,7 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
     if (ctx.carry) status.carry = await placeCarry(exp.slotDir, exp.dir, ctx.carry.paths, ctx.carry.from);
     status.context = await agentContext(exp.slotDir, exp.baseCommit, ctx.env);
     await runAgent(exp, ctx, status);
+    ctx.onAgentEnded?.();
     const inSlot = await maskSlot(exp.slotDir, slot, ctx.secrets ?? []);
     if (ctx.carry) await keepCarry(exp.slotDir, exp.dir, exp.baseCommit, ctx.carry.paths, status.carry!);
     await recordChanges(exp, ctx, slot, status);

@@ -352,14 +352,15 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
     const reported = new Map<string, number>();
     const spent = () =>
       manifest.experiments.reduce((sum, x) => sum + (x.state === 'running' ? 0 : (x.costUsd ?? 0)), 0) + [...reported.values()].reduce((a, b) => a + b, 0);
-    const limit = pLimit(manifest.concurrency);
+    const agentPlaces = places(manifest.concurrency);
     // Checks have a limit of their own: seven pyrights at once would fight seven agents for the cores.
     const checkLimit = pLimit(req.checkConcurrency ?? defaultCheckConcurrency());
     const statuses: ExperimentStatus[] = [];
     const bySlot = new Map<string, ExperimentPlan[]>();
     for (const exp of plan.experiments) bySlot.set(exp.slot, [...(bySlot.get(exp.slot) ?? []), exp]);
 
-    const one = async (exp: ExperimentPlan) => {
+    /** An experiment and its retries; `agentEnded` gives up its agent place, `again` takes one back for a retry. */
+    const attemptAll = async (exp: ExperimentPlan, agentEnded: () => void, again: () => Promise<void>) => {
       const e = entry(exp);
       if (signal.aborted) {
         e.state = 'interrupted';
@@ -404,6 +405,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
             events.onExperimentProgress?.(exp, figures);
           },
           earlierAttempts: earlierAttempts.length ? [...earlierAttempts] : undefined,
+          onAgentEnded: agentEnded,
         });
         const reason = retryReason(status);
         if (!reason || earlierAttempts.length >= (req.retries ?? 0) || signal.aborted) break;
@@ -411,6 +413,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
         earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason, ...ownFigures(status, earlierAttempts) });
         events.onExperimentRetry?.(exp, earlierAttempts.length + 1, reason);
         if (!(await backOff(earlierAttempts.length, signal))) break;
+        await again();
         await keepAttempt(exp.dir);
         e.attempts += 1;
       }
@@ -432,6 +435,18 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
       await save();
       events.onExperimentFinished?.(exp, status);
     };
+    /** One experiment, holding a place among the agents (`take`) while its agent runs. */
+    const one = async (exp: ExperimentPlan, take: Take = async () => () => undefined) => {
+      let leave = await take();
+      try {
+        await attemptAll(exp, () => leave(), async () => {
+          leave();
+          leave = await take();
+        });
+      } finally {
+        leave();
+      }
+    };
     if (manifest.sequential) {
       // A chain: STP order, one at a time, each waiting for what the one before it left.
       // One chain per model and repeat, one after another.
@@ -440,7 +455,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
       await keepFinalCarry(manifest, runDir(ws, manifest.version, manifest.runId));
     } else {
       await Promise.all([...bySlot.values()].map(async (list) => {
-        for (const exp of list) await limit(() => one(exp));
+        for (const exp of list) await one(exp, agentPlaces);
       }));
     }
 
@@ -453,6 +468,30 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
   } finally {
     await release();
   }
+}
+
+type Take = () => Promise<() => void>;
+
+/**
+ * At most `n` agents at once: `take()` waits for a place and gives the function that leaves it
+ * (once, however often called). An experiment leaves its place when its agent ends, before its
+ * checks, which have a limit of their own: the next agent does not wait for them.
+ */
+function places(n: number): Take {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async () => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    };
+  };
 }
 
 /** An attempt's own cost and tokens: its status counts the earlier attempts' too. */
