@@ -15,6 +15,8 @@ export const PTG_VERSION = pkg.version;
  */
 const interrupt = new AbortController();
 let graceful = false;
+/** While a handoff's agent runs, every signal goes to the handoff, which passes it on as it sees fit. */
+let takeover: ((signal: NodeJS.Signals) => void) | undefined;
 
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
@@ -166,6 +168,30 @@ function program(): Command {
 
   withGlobals(
     cli
+      .command('handoff')
+      .description("Open an experiment's agent session again in its slot, the agent's files in place: interactive, or one question with --print")
+      .argument('<version>', 'the version that ran')
+      .argument('[run-id]', 'the run (default: the latest run of that version)')
+      .option('--stp <id>', 'the experiment: its STP')
+      .option('--model <model>', 'with a run of several models: which')
+      .option('--repeat <k>', 'with --repeat: which repeat')
+      .option('--print <question>', 'ask one question headless and print the answer (for scripts and tests)')
+      .option('--agent <cmd>', 'the agent binary (default: the command the run used)')
+      .option('--agent-arg <arg>', 'extra argument for the agent, repeatable', collect, [])
+      .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
+      .addHelpText(
+        'after',
+        examples(['ptg handoff v2.1 --stp 3', 'ptg handoff v2.1 20260209_143022 --stp 3 --print "Why did you skip the migration test?"', 'ptg handoff v3 --stp 1 --model opus']),
+      ),
+    lazy(
+      () => import('./commands/handoff.js'),
+      (m) => (opts: Omit<Parameters<typeof m.handoffCommand>[0], 'takeSignals'>) =>
+        m.handoffCommand({ ...opts, takeSignals: (handler) => (takeover = handler) }),
+    ),
+  );
+
+  withGlobals(
+    cli
       .command('runs')
       .description('List the runs in the workspace: version, run id, date, STPs, results, cost')
       .argument('[version]', 'only this version')
@@ -258,6 +284,7 @@ export async function main(argv: string[]): Promise<void> {
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (takeover) return takeover(signal);
     signals += 1;
     if (signals === 1 && graceful) {
       // The command says so itself: its live view owns the terminal.

@@ -86,9 +86,13 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
   const expDir = (stp: string, version: string, runId: string) => path.join(ws, 'experiments', `${version}_experiment_${runId}`, path.basename(slot(stp)));
   const status = (stp: string, version: string, runId: string) => fs.readJsonSync(path.join(expDir(stp, version, runId), 'status.json'));
 
-  /** The main requests of one claude process: the one in `stp`'s slot whose first message matches. */
+  /** The question `ptg handoff --print` asks in the resumed session of v1's STP 1. */
+  const QUESTION = 'HANDOFF: which test file did you write?';
+  const handedOff = (r: RecordedRequest) => JSON.stringify(r.body?.messages ?? []).includes(QUESTION);
+
+  /** The main requests of one claude process: the one in `stp`'s slot whose first message matches (a handoff's resumed session aside). */
   function conversation(stp: string, firstMessage: string): RecordedRequest[] {
-    const requests = server.requests.filter((r) => !r.side && r.cwd === slot(stp) && r.firstUserText?.includes(firstMessage));
+    const requests = server.requests.filter((r) => !r.side && r.cwd === slot(stp) && r.firstUserText?.includes(firstMessage) && !handedOff(r));
     const sessions = new Set(requests.map((r) => r.headers['x-claude-code-session-id']));
     assert.equal(sessions.size, 1, `one claude process for STP ${stp} (${firstMessage}), saw ${sessions.size}`);
     return requests;
@@ -127,6 +131,8 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     fs.outputFileSync(path.join(root, 'v2.1', 'orchestrator.md'), 'Orchestrate the tests for $ARGUMENTS\n');
     fs.outputFileSync(path.join(root, 'v2.1', 'skills', 'heal', 'SKILL.md'), '---\nname: v2.1-heal\ndescription: Heal pyright errors in generated tests.\n---\n# heal\n');
     server = await startModelServer((info) => {
+      // The handoff's question: the "model" looks at the slot, through claude's Bash tool.
+      if (info.lastUserText.includes(QUESTION)) return { steps: [{ bash: 'cat tests/virt/test_stp1.py; ls tests/virt' }], usage: USAGE['1'], final: 'I wrote tests/virt/test_stp1.py.' };
       const stp = /stps\/(\d+)\.md/.exec(info.firstUserText)?.[1] ?? '?';
       const version = info.firstUserText.includes('/v2-orchestrator') ? 'v2' : 'v1';
       // v2.1 on STP 1: the run with two models, whose agent prints a secret through its Bash tool.
@@ -271,6 +277,32 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     }
     const grep = spawnSync('grep', ['-rl', '--', SECRET, ws], { encoding: 'utf8' });
     assert.equal(grep.status, 1, `the secret is in: ${grep.stdout}`);
+  });
+
+  test("handoff --print: claude resumes v1's session on STP 1 with the earlier conversation, in the slot that holds the file it wrote", async () => {
+    // Slot 1 holds what v2.1's last experiment left there by now, not v1's test file.
+    assert.ok(!fs.existsSync(path.join(slot('1'), 'tests/virt/test_stp1.py')));
+    const r = await ptg(['handoff', 'v1', v1.id, '--stp', '1', '--print', QUESTION], { cwd: root, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'I wrote tests/virt/test_stp1.py.\n', 'the answer alone on stdout');
+
+    const asked = server.requests.filter((r) => !r.side && handedOff(r));
+    assert.deepEqual(asked.map((q) => q.reply), ['bash', 'final']);
+    const sessionId = status('1', 'v1', v1.id).sessionId;
+    assert.ok(asked.every((q) => q.headers['x-claude-code-session-id'] === sessionId), 'the session of the run, resumed');
+    // The earlier conversation comes first: the run's prompt, the Write and Bash calls and their results, its answer.
+    const history = JSON.stringify(asked[0]!.body.messages);
+    const stpText = fs.readFileSync(stpFile('1'), 'utf8');
+    assert.ok(asked[0]!.firstUserText!.includes(`Write pytest tests for this plan:\n${stpText}`), asked[0]!.firstUserText);
+    assert.match(history, /"name":"Write","input":\{"file_path":"[^"]*\/1-upstream\/tests\/virt\/test_stp1\.py"/);
+    assert.match(history, /"name":"Bash","input":\{"command":"ls tests\/virt"/);
+    assert.ok(history.includes('Done with STP 1 (v1).'), "the run's final answer");
+    assert.ok(history.indexOf('Done with STP 1 (v1).') < history.indexOf(QUESTION), 'then the question');
+    // While claude ran, the slot held the file v1's agent wrote, and none of v2.1's.
+    const result = JSON.stringify(asked[1]!.body.messages.at(-1));
+    assert.ok(result.includes(JSON.stringify(GOOD_PY).slice(1, -1)), result);
+    assert.doesNotMatch(result, /test_models\.py/);
+    assert.equal(fs.readFileSync(path.join(slot('1'), 'tests/virt/test_stp1.py'), 'utf8'), GOOD_PY, 'the file stays after');
   });
 
   test('cost, turns and tokens in the report are exactly what the server sent', () => {

@@ -5,11 +5,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { compareReports } from '../src/core/compare.js';
-import { type Report, type ReportExperiment, repeatsOf, statusText, checkNames, totalsOf } from '../src/core/report.js';
-import { comparisonHtml, reportHtml } from '../src/render/html.js';
+import { checkNames, type Report, type ReportExperiment, repeatsOf, statusText, totalsOf } from '../src/core/report.js';
+import { readTranscript } from '../src/core/transcript.js';
+import { comparisonHtml, reportHtml, transcriptHtml } from '../src/render/html.js';
 
 const EVIL = 'tests/test_<script>alert("x")</script>&.py';
 
@@ -202,6 +203,45 @@ test('in chromium: no request but the file, charts drawn, no sideways scroll on 
       await page.screenshot({ path: `/tmp/ptg-${p.name}-375.png`, fullPage: true });
       await page.close();
     }
+  } finally {
+    await browser.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('in chromium: a transcript page loads no request but the file itself, and reads on a phone', { timeout: 15_000 }, async (t) => {
+  const executablePath = chromiumPath();
+  if (!executablePath) return t.skip('chromium not installed: apt-get install chromium');
+  // Real Claude Code output, with a hostile tool call and a cut, so the banner's link to claude.jsonl is on the page too.
+  const transcript = await readTranscript(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'claude-2.1.197-success.jsonl'));
+  transcript.entries.push({ kind: 'tool', tool: 'Bash', arg: '<img src=x onerror=alert(1)>', result: `<script>alert(1)</script>\n${'a long line '.repeat(80)}`, isError: true });
+  transcript.cut = { readBytes: 2_000_000, totalBytes: 9_000_000 };
+  const html = transcriptHtml(transcript, 'v1 20260209_143022 · STP 1');
+  assertSelfContained(html);
+  assert.ok(html.includes(esc('<img src=x onerror=alert(1)>')) && !html.includes('<script>'));
+
+  const { chromium } = await import('playwright-core');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptg-html-'));
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  try {
+    const file = path.join(dir, 'transcript.html');
+    fs.writeFileSync(file, html);
+    const url = pathToFileURL(file).href;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(url);
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(requests, [url], 'only the file itself is loaded, not the claude.jsonl it links to');
+    assert.ok(await page.getByText('Cut after 2.0 of 9.0 MB').isVisible(), 'the cut is said');
+    const calls = transcript.entries.filter((e) => e.kind === 'tool' && e.result !== undefined).length;
+    assert.equal(await page.locator('details').count(), calls, 'one <details> per tool call with a result');
+    await page.$$eval('details', (all) => all.forEach((d) => d.setAttribute('open', '')));
+    await page.setViewportSize({ width: 375, height: 800 });
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 376, `the page scrolls sideways at 375 px (${scrollWidth})`);
+    await page.screenshot({ path: '/tmp/ptg-transcript-375.png', fullPage: true });
+    await page.close();
   } finally {
     await browser.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { EXPERIMENT_FILES } from '../core/experiment-folder.js';
-import { findRun } from '../core/manifest.js';
+import { experimentFolder, findRun, pickExperiment } from '../core/manifest.js';
 import { findVersion } from '../core/root.js';
 import { readTranscript } from '../core/transcript.js';
 import { EXIT, PtgError, UsageError } from '../errors.js';
@@ -23,16 +23,12 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
   findVersion(ctx.root, versionName);
   if (!flags.stp) throw new UsageError('Name the experiment: ptg show <version> [run-id] --stp ID (and --model M, --repeat K where the run has them).');
   const run = await findRun(ctx.workspace, versionName, runId);
-  const matches = run.experiments.filter((e) => e.stp === flags.stp && (!flags.model || e.model === flags.model) && (!flags.repeat || String(e.repeat) === flags.repeat));
-  if (matches.length === 0) throw new PtgError(`Run ${run.runId} of ${versionName} has no experiment of STP ${flags.stp}${flags.model ? ` with model ${flags.model}` : ''}.`);
-  if (matches.length > 1) {
-    throw new UsageError(`Run ${run.runId} has ${matches.length} experiments of STP ${flags.stp}: say which with ${run.models ? '--model' : ''}${run.models && run.repeat > 1 ? ' and ' : ''}${run.repeat > 1 ? '--repeat' : ''}.`);
-  }
-  const file = path.join(matches[0]!.dir, EXPERIMENT_FILES.jsonl);
-  if (!(await fs.pathExists(file))) throw new PtgError(`STP ${flags.stp} of ${versionName} ${run.runId} has no output yet (${matches[0]!.state}).`);
+  const experiment = pickExperiment(run, { stp: flags.stp, model: flags.model, repeat: flags.repeat });
+  const file = path.join(await experimentFolder(ctx.workspace, experiment), EXPERIMENT_FILES.jsonl);
+  if (!(await fs.pathExists(file))) throw new PtgError(`STP ${flags.stp} of ${versionName} ${run.runId} has no output yet (${experiment.state}).`);
   const transcript = await readTranscript(file);
   if (flags.json) {
-    printJson({ format: 1, version: versionName, runId: run.runId, stp: flags.stp, state: matches[0]!.state, file, ...transcript });
+    printJson({ format: 1, version: versionName, runId: run.runId, stp: flags.stp, state: experiment.state, file, ...transcript });
     return EXIT.ok;
   }
   for (const line of flags.tools ? toolSummaryLines(transcript) : transcriptLines(transcript)) ctx.result(line);

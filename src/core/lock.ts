@@ -10,9 +10,9 @@ import { paths } from './workspace.js';
 /** What a lock file says: who holds the slot. */
 export interface LockInfo {
   pid: number;
-  /** The ptg command holding it: `run`, `setup` or `clean` (absent in an older ptg's lock: a run). */
+  /** The ptg command holding it: `run`, `setup`, `clean` or `handoff` (absent in an older ptg's lock: a run). */
   command?: string;
-  /** A run's version and run id. */
+  /** A run's version and run id; a handoff's, of the experiment it opened. */
   version?: string;
   runId?: string;
   /** This taking and no other, so a release never removes a lock someone else took since. */
@@ -23,11 +23,19 @@ export interface LockInfo {
 const ABANDONED_BREAK_MS = 5_000;
 
 function holderName(holder: LockInfo): string {
-  return (holder.command ?? 'run') === 'run' && holder.version ? `run ${holder.version} ${holder.runId}` : `ptg ${holder.command}`;
+  const command = holder.command ?? 'run';
+  if (command === 'run' && holder.version) return `run ${holder.version} ${holder.runId}`;
+  return `ptg ${command}${holder.version ? ` of ${holder.version} ${holder.runId}` : ''}`;
 }
 
+const ADVICE: Record<string, string> = {
+  clean: 'wait for it to end, then clean again.',
+  handoff: 'wait for it to end, then hand off again.',
+};
+
 async function orphanAgent(ws: string, holder: LockInfo, slot: string): Promise<number | undefined> {
-  if (!holder.version || !holder.runId) return undefined;
+  // A handoff names the run it opened, whose agents are long gone: only a run's own can be orphans.
+  if ((holder.command ?? 'run') !== 'run' || !holder.version || !holder.runId) return undefined;
   const manifest = await readManifest(ws, holder.version, holder.runId).catch(() => undefined);
   return manifest?.experiments.find((e) => e.slot === slot && e.state === 'running' && isAlive(e.pid))?.pid;
 }
@@ -77,7 +85,7 @@ async function readHolder(file: string): Promise<LockInfo | 'unreadable' | undef
 async function refusal(ws: string, slot: string, holder: LockInfo | 'unreadable', taker: string): Promise<UsageError | undefined> {
   if (holder === 'unreadable') return undefined;
   if (isAlive(holder.pid)) {
-    const advice = taker === 'clean' ? 'wait for it to end, then clean again.' : 'wait for it to end, or choose other STPs with --stp.';
+    const advice = ADVICE[taker] ?? 'wait for it to end, or choose other STPs with --stp.';
     return new UsageError(`Slot ${slot} is in use by ${holderName(holder)} (pid ${holder.pid}): ${advice}`);
   }
   // ptg died without ending its agents (kill -9): one may still be writing in the slot.

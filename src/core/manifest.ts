@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { PtgError } from '../errors.js';
+import { PtgError, UsageError } from '../errors.js';
 import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { CarriedLines, CarryStatus } from './carry.js';
@@ -195,6 +195,35 @@ export async function findRun(ws: string, version: string, runId?: string): Prom
   const run = runs.find((r) => r.runId === runId);
   if (!run) throw new PtgError(`No run ${runId} of ${version}. Runs of ${version}: ${runs.map((r) => r.runId).join(', ')}.`);
   return run;
+}
+
+/** Which experiment of a run: `--stp`, and `--model` / `--repeat` where the run has several of an STP. */
+export interface ExperimentChoice {
+  stp: string;
+  model?: string;
+  repeat?: string;
+}
+
+/** The one experiment of `run` that `choice` names; an error saying what is missing when it names none or several. */
+export function pickExperiment(run: RunManifest, choice: ExperimentChoice): ManifestExperiment {
+  const { stp, model, repeat } = choice;
+  const matches = run.experiments.filter((e) => e.stp === stp && (!model || e.model === model) && (!repeat || String(e.repeat) === repeat));
+  if (matches.length === 0) throw new PtgError(`Run ${run.runId} of ${run.version} has no experiment of STP ${stp}${model ? ` with model ${model}` : ''}${repeat ? ` (repeat ${repeat})` : ''}.`);
+  if (matches.length > 1) {
+    const flags = [run.models ? '--model' : '', run.repeat > 1 ? '--repeat' : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`Run ${run.runId} has ${matches.length} experiments of STP ${stp}: say which with ${flags}.`);
+  }
+  return matches[0]!;
+}
+
+/**
+ * Where an experiment's folder is in this workspace: at its place in the workspace (a run
+ * unpacked from another machine's `ptg pack` names that machine's paths), else where the
+ * manifest says.
+ */
+export async function experimentFolder(ws: string, e: Pick<ManifestExperiment, 'dir'>): Promise<string> {
+  const here = path.join(ws, experimentRelDir(e.dir));
+  return (await fs.pathExists(here)) ? here : e.dir;
 }
 
 export function sortExperiments<T extends { stp: string; repeat?: number; model?: string }>(list: T[]): T[] {

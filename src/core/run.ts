@@ -109,21 +109,29 @@ export function experimentDirName(version: string, runId: string, repeat?: numbe
 export async function preflight(req: Pick<RunRequest, 'workspace' | 'stps' | 'agentCommand' | 'env'> & { args: string[] }): Promise<string> {
   await requireWorkspace(req.workspace);
   if (req.stps.length === 0) throw new UsageError('No STPs selected: check --stp and --shard.');
-  const agentPath = await which(req.agentCommand, req.env.PATH);
-  if (!agentPath) {
-    throw new UsageError(
-      req.agentCommand === DEFAULT_AGENT
-        ? 'Claude Code (`claude`) is not on PATH: install it with `npm install -g @anthropic-ai/claude-code`, or name another agent with --agent or PTG_AGENT.'
-        : `Agent \`${req.agentCommand}\` not found: give a path or a command on PATH.`,
-    );
-  }
-  if (process.getuid?.() === 0 && req.args.includes('--dangerously-skip-permissions') && req.env.IS_SANDBOX !== '1') {
-    const set = req.env.IS_SANDBOX ? ` (it is "${req.env.IS_SANDBOX}": claude accepts only 1)` : '';
-    throw new UsageError(
-      `Running as root: claude refuses --dangerously-skip-permissions unless IS_SANDBOX=1${set}. In a container or sandbox, run \`IS_SANDBOX=1 ptg run ...\`; elsewhere, run ptg as a normal user.`,
-    );
-  }
+  const agentPath = await findAgent(req.agentCommand, req.env);
+  requireSandboxAsRoot(req.args, req.env, 'ptg run');
   return agentPath;
+}
+
+/** The agent's absolute path, or the refusal that says how to get one. */
+export async function findAgent(command: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const agentPath = await which(command, env.PATH);
+  if (agentPath) return agentPath;
+  throw new UsageError(
+    command === DEFAULT_AGENT
+      ? 'Claude Code (`claude`) is not on PATH: install it with `npm install -g @anthropic-ai/claude-code`, or name another agent with --agent or PTG_AGENT.'
+      : `Agent \`${command}\` not found: give a path or a command on PATH.`,
+  );
+}
+
+/** As root, claude refuses --dangerously-skip-permissions without IS_SANDBOX=1: say so before it starts. */
+export function requireSandboxAsRoot(args: string[], env: NodeJS.ProcessEnv, command: string): void {
+  if (process.getuid?.() !== 0 || !args.includes('--dangerously-skip-permissions') || env.IS_SANDBOX === '1') return;
+  const set = env.IS_SANDBOX ? ` (it is "${env.IS_SANDBOX}": claude accepts only 1)` : '';
+  throw new UsageError(
+    `Running as root: claude refuses --dangerously-skip-permissions unless IS_SANDBOX=1${set}. In a container or sandbox, run \`IS_SANDBOX=1 ${command} ...\`; elsewhere, run ptg as a normal user.`,
+  );
 }
 
 /** Resolves slots, prompts, the run id and the manifest; starts nothing. */

@@ -63,11 +63,14 @@ export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResul
   if (status.head === slot.baseCommit && status.clean) return { removed };
   let savedPatch: string | undefined;
   const head = await headCommit(slot.dir);
-  if (head !== slot.baseCommit) await keepRef(slot.dir, stamp(), head);
+  // A handoff's checkout of an earlier base is no commit of anyone's: only a HEAD moved otherwise is kept.
+  const handedOff = head === slot.lastExperiment?.commit;
+  if (head !== slot.baseCommit && !handedOff) await keepRef(slot.dir, stamp(), head);
   if ((await slotCondition(slot)) === 'dirty') {
     savedPatch = path.join(paths.saved(ws), `${slot.slot}-${stamp()}-${process.pid}.patch`);
     await fs.ensureDir(paths.saved(ws));
-    await diffWorktree(slot.dir, slot.baseCommit, savedPatch);
+    // Against the commit the files sit on, so the patch applies where they were made.
+    await diffWorktree(slot.dir, handedOff ? head : slot.baseCommit, savedPatch);
   }
   await resetTo(slot.dir, slot.baseCommit);
   return { savedPatch, removed };

@@ -88,7 +88,7 @@ async function verifyOne(e: ManifestExperiment, req: VerifyRequest, limit: <T>(f
       return { ...result, skipped: `its base commit ${status.baseCommit.slice(0, 12)} is not in slot ${e.slot} any more` };
     }
     try {
-      if ((await fs.stat(patch)).size > 0) await applyPatch(slot.dir, patch);
+      await applyPatch(slot.dir, patch);
     } catch (error) {
       return { ...result, skipped: `its changes.patch does not apply: ${gitReason(error)}` };
     }

@@ -58,7 +58,12 @@ export interface SlotState {
    * The work tree an experiment left, whose changes its changes.patch holds: a slot in exactly
    * this state can be reset without saving anything again.
    */
-  lastExperiment?: { tree: string; dir: string };
+  lastExperiment?: {
+    tree: string;
+    dir: string;
+    /** The commit the tree sits on when it is not `baseCommit`: `ptg handoff` of an experiment made on an earlier base. */
+    commit?: string;
+  };
   /**
    * What sat in ignored paths when setup finished (`.venv/`, an editable install's metadata):
    * kept by every reset. Anything else there was left by an agent.

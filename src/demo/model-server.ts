@@ -33,6 +33,8 @@ export interface Script {
 export interface ConversationInfo {
   cwd: string | undefined;
   firstUserText: string;
+  /** Text of the last user message: what a resumed session (`claude --resume`) is asked now. */
+  lastUserText: string;
   body: any;
 }
 
@@ -95,7 +97,9 @@ const ERROR_TYPES: Record<number, string> = {
 /**
  * Starts the server on 127.0.0.1 and a free port.
  *
- * A conversation is one claude process working in one directory. Its script is
+ * A conversation is one turn of one claude session working in one directory: a
+ * session resumed with a new question (`claude --resume`, which keeps the session
+ * id and resends the history) is a new one. Its script is
  * chosen once, on its first request, by the first user message's text (the first
  * Script whose `match` fits; one without `match` fits all; none fits = no steps), or
  * by a function of the conversation that returns its steps or its whole Script.
@@ -170,10 +174,11 @@ export async function startModelServer(
         }
         // claude sends one session id per process; with the cwd it keeps parallel
         // runs apart and makes a re-run in the same directory start the script afresh.
-        const key = `${rec.cwd ?? ''}\u0000${req.headers['x-claude-code-session-id'] ?? ''}`;
+        // A resumed session sends the same id: the answers it already has in its history tell its turns apart.
+        const key = `${rec.cwd ?? ''}\u0000${req.headers['x-claude-code-session-id'] ?? ''}\u0000${finishedTurns(body)}`;
         let conv = conversations.get(key);
         if (!conv) {
-          conv = startConversation({ cwd: rec.cwd, firstUserText: rec.firstUserText, body });
+          conv = startConversation({ cwd: rec.cwd, firstUserText: rec.firstUserText, lastUserText: lastUserText(body), body });
           conversations.set(key, conv);
         }
         // Every main request takes the next step, errors and stalls included, so a
@@ -361,6 +366,18 @@ export function findCwd(body: any): string | undefined {
     if (m) return m[1].trim();
   }
   return undefined;
+}
+
+/** Text blocks of the last user message (its tool results aside). */
+export function lastUserText(body: any): string {
+  const last = (body?.messages ?? []).findLast((m: any) => m?.role === 'user');
+  return last ? textOf(last.content) : '';
+}
+
+/** Answers in the history that ended a turn: an assistant message that calls no tool. */
+function finishedTurns(body: any): number {
+  const messages: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  return messages.filter((m) => m?.role === 'assistant' && !(Array.isArray(m.content) && m.content.some((b: any) => b?.type === 'tool_use'))).length;
 }
 
 /** All text blocks of the first user message; a slash command shows up here expanded. */

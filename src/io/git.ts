@@ -77,13 +77,20 @@ export async function fetchFromMirror(slotDir: string, mirrorDir: string, commit
   if (!(await hasCommit(slotDir, commit))) await git(slotDir).fetch(['--quiet', mirrorDir, commit]);
 }
 
-async function hasCommit(dir: string, commit: string): Promise<boolean> {
+export async function hasCommit(dir: string, commit: string): Promise<boolean> {
   try {
     await git(dir).raw(['cat-file', '-e', `${commit}^{commit}`]);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Applies a patch of `diffWorktree`'s (binary parts, new and deleted files) to the work tree, not the index. */
+export async function applyPatch(dir: string, patchFile: string): Promise<void> {
+  // git refuses an empty patch ("No valid patches in input"): an agent that changed nothing left one.
+  if ((await fs.stat(patchFile)).size === 0) return;
+  await git(dir).raw(['apply', '--whitespace=nowarn', patchFile]);
 }
 
 export async function headCommit(dir: string): Promise<string> {
@@ -140,11 +147,6 @@ export async function restorePaths(dir: string, commit: string, paths: string[])
 export async function filesNamed(dir: string, commit: string, name: string): Promise<string[]> {
   const out = await git(dir).raw(['ls-tree', '-r', '--name-only', '-z', commit]);
   return out.split('\0').filter((p) => p === name || p.endsWith(`/${name}`));
-}
-
-/** Applies a patch of `git diff --binary` to the work tree (not the index). */
-export async function applyPatch(dir: string, patchFile: string): Promise<void> {
-  await git(dir).raw(['apply', '--whitespace=nowarn', patchFile]);
 }
 
 /** The folder has a git repository of its own (without one, git would act on a parent's). */

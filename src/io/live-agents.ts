@@ -6,13 +6,14 @@ import { killMarked } from './markers.js';
 const liveGroups = new Set<number>();
 const liveMarkers = new Set<string>();
 
-export function addAgent(pgid: number, marker: string): void {
-  liveGroups.add(pgid);
+/** `pgid` is undefined for an agent in ptg's own process group (a handoff's, in the terminal): its marker alone finds it. */
+export function addAgent(pgid: number | undefined, marker: string): void {
+  if (pgid) liveGroups.add(pgid);
   liveMarkers.add(marker);
 }
 
-export function deleteAgent(pgid: number, marker: string): void {
-  liveGroups.delete(pgid);
+export function deleteAgent(pgid: number | undefined, marker: string): void {
+  if (pgid) liveGroups.delete(pgid);
   liveMarkers.delete(marker);
 }
 

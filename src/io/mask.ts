@@ -21,6 +21,11 @@ export function secretsOf(env: NodeJS.ProcessEnv, names: string[]): Secret[] {
   return secrets.sort((a, b) => b.value.length - a.value.length);
 }
 
+/** `***NAME***` back to NAME's value in `env`, where it has one: an argument the manifest keeps masked, for the agent again. */
+export function unmaskText(text: string, env: NodeJS.ProcessEnv): string {
+  return text.replace(/\*\*\*([A-Za-z_][A-Za-z0-9_]*)\*\*\*/g, (token, name: string) => env[name] ?? token);
+}
+
 /**
  * Masks a stream of text in pieces. `latin1` treats each byte as one character, so a file can be
  * rewritten byte for byte whatever it holds; `utf8` is for text already decoded.

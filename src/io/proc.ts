@@ -151,10 +151,41 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   child.stdin!.on('error', () => undefined);
   child.stdin!.end(opts.input);
   const pgid = child.pid;
-  if (pgid) {
-    addAgent(pgid, marker);
-    tellWatchdog(`group ${pgid}`);
-  }
+  if (pgid) tellWatchdog(`group ${pgid}`);
+  return watchAgent(child, marker, pgid, opts, (signal) => {
+    killGroup(pgid!, signal);
+    killMarked(marker, signal, true);
+  });
+}
+
+/**
+ * Starts an agent that owns the terminal (`ptg handoff`): its standard input, output and error
+ * are ptg's, and it stays in ptg's process group, the terminal's foreground one, since a process
+ * outside it is stopped (SIGTTIN) as soon as it reads the keyboard. The terminal's Ctrl-C so
+ * reaches it directly. Marked and watched like every agent: neither it nor anything it starts
+ * outlives ptg (the marker finds them, where a run's agents also have a group of their own).
+ */
+export function startForegroundAgent(opts: Omit<AgentOptions, 'input' | 'stdoutFile' | 'stderrFile'>): AgentHandle {
+  const marker = `${MARKER_PREFIX}${++agentsStarted}`;
+  const child = spawn(opts.command, opts.args, { cwd: opts.cwd, env: { ...opts.env, [MARKER_VAR]: marker }, stdio: 'inherit' });
+  // Any line starts the watchdog; it ends every process carrying this ptg's marker prefix.
+  if (child.pid) tellWatchdog(`agent ${child.pid}`);
+  return watchAgent(child, marker, undefined, opts, (signal) => {
+    // Not once it has exited: its pid is free for another process by then.
+    if (child.pid && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, signal);
+      } catch {
+        // gone
+      }
+    }
+    killMarked(marker, signal, true);
+  });
+}
+
+/** Follows a started agent to its end: the stop, timeout and clean-up every agent gets; `kill` signals it and all it started. */
+function watchAgent(child: ChildProcess, marker: string, pgid: number | undefined, opts: Pick<AgentOptions, 'command' | 'timeoutMs'>, kill: (signal: NodeJS.Signals) => void): AgentHandle {
+  if (child.pid) addAgent(pgid, marker);
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -163,14 +194,10 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   let stoppedFor: AgentExit['stoppedFor'];
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (reason: StopReason, graceMs = 5000) => {
-    if (stoppedFor || !pgid) return;
+    if (stoppedFor || !child.pid) return;
     stoppedFor = reason;
-    killGroup(pgid, 'SIGTERM');
-    killMarked(marker, 'SIGTERM', true);
-    killTimer = setTimeout(() => {
-      killGroup(pgid, 'SIGKILL');
-      killMarked(marker, 'SIGKILL', true);
-    }, graceMs);
+    kill('SIGTERM');
+    killTimer = setTimeout(() => kill('SIGKILL'), graceMs);
   };
   const timeoutTimer = opts.timeoutMs ? setTimeout(() => stop('timeout'), opts.timeoutMs) : undefined;
 
@@ -179,14 +206,13 @@ export function startAgent(opts: AgentOptions): AgentHandle {
     clearTimeout(killTimer);
     // The agent is gone; whatever it started goes too: a test server, a sleeping shell, a
     // daemon that left the group.
-    if (pgid) {
-      killGroup(pgid, 'SIGKILL');
-      killMarked(marker, 'SIGKILL', true);
+    if (child.pid) {
+      kill('SIGKILL');
       deleteAgent(pgid, marker);
-      tellWatchdog(`ended ${pgid}`);
+      if (pgid) tellWatchdog(`ended ${pgid}`);
     }
-    if (!pgid || result.error) return { spawnError: `cannot start ${opts.command}: ${result.error?.code ?? result.error?.message ?? 'no process'}` };
+    if (!child.pid || result.error) return { spawnError: `cannot start ${opts.command}: ${result.error?.code ?? result.error?.message ?? 'no process'}` };
     return { exitCode: result.code ?? undefined, signal: result.signal ?? undefined, stoppedFor };
   });
-  return { pid: pgid, marker, exit, stop };
+  return { pid: child.pid, marker, exit, stop };
 }

@@ -25,6 +25,14 @@
 // Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
 // FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event), FAKE_AGENT_RECORD_ENV
 // (comma-separated names whose values go to <folder>.env.json in FAKE_AGENT_RECORD).
+// With CLAUDE_CONFIG_DIR set it keeps each session where Claude Code does (paths under 200
+// characters): $CLAUDE_CONFIG_DIR/projects/<cwd, every character but letters and digits as ->/<id>.jsonl.
+// `--resume <id>` (ptg handoff): refuses, as Claude Code does, a session it does not keep; else
+// writes to $FAKE_AGENT_RECORD/<folder>.resume.json its argv, cwd, the question it read on stdin
+// (with -p), the environment's names and every file under its cwd (.git aside) with its content;
+// then prints `Answer to: <question>` (-p) or `Resumed <id>`, and exits with
+// $FAKE_AGENT_RESUME_EXIT (default 0). FAKE_AGENT_RESUME_WRITE=<path>: first appends a line to that
+// file; FAKE_AGENT_RESUME_HANG=1: then waits until ended.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,8 +41,39 @@ if (process.argv.includes('--version')) {
   console.log('0.0.1 (fake agent)');
   process.exit(0);
 }
-const prompt = fs.readFileSync(0, 'utf8');
 const cwd = process.cwd();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+  const rel = path.relative(cwd, path.join(dir, e.name));
+  if (rel === '.git') return [];
+  return e.isDirectory() ? [`${rel}/`, ...walk(path.join(dir, e.name))] : [rel];
+});
+const sessionFile = (id) =>
+  process.env.CLAUDE_CONFIG_DIR && path.join(process.env.CLAUDE_CONFIG_DIR, 'projects', fs.realpathSync(cwd).replace(/[^a-zA-Z0-9]/g, '-'), `${id}.jsonl`);
+
+const resumeAt = process.argv.indexOf('--resume');
+if (resumeAt >= 0) {
+  const id = process.argv[resumeAt + 1];
+  const print = process.argv.includes('-p');
+  const question = print ? fs.readFileSync(0, 'utf8') : '';
+  const kept = sessionFile(id);
+  if (!kept || !fs.existsSync(kept)) {
+    process.stderr.write(`No conversation found with session ID: ${id}\n`);
+    process.exit(1);
+  }
+  if (process.env.FAKE_AGENT_RESUME_WRITE) fs.appendFileSync(path.join(cwd, process.env.FAKE_AGENT_RESUME_WRITE), 'written during the handoff\n');
+  if (process.env.FAKE_AGENT_RECORD) {
+    const files = Object.fromEntries(walk(cwd).filter((f) => !f.endsWith('/')).map((f) => [f, fs.readFileSync(path.join(cwd, f), 'utf8')]));
+    const record = { pid: process.pid, argv: process.argv.slice(2), cwd, question, env: Object.keys(process.env).sort(), files };
+    fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
+    fs.writeFileSync(path.join(process.env.FAKE_AGENT_RECORD, `${path.basename(cwd)}.resume.json`), JSON.stringify(record));
+  }
+  if (process.env.FAKE_AGENT_RESUME_HANG) await sleep(1e9);
+  process.stdout.write(print ? `Answer to: ${question}\n` : `Resumed ${id}\n`);
+  process.exit(Number(process.env.FAKE_AGENT_RESUME_EXIT ?? 0));
+}
+
+const prompt = fs.readFileSync(0, 'utf8');
 if (process.env.FAKE_AGENT_RECORD) {
   const base = path.join(process.env.FAKE_AGENT_RECORD, path.basename(cwd));
   fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
@@ -50,7 +89,6 @@ const directives = [...stpText.matchAll(/^fake: ([\w-]+) ?(.*)$/gm)].map((m) => 
 const has = (verb) => directives.find((d) => d.verb === verb);
 
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // No pid in it: two runs of the same STP print the same transcript, as the merge test needs.
 const session = `fake-session-${stpId}`;
 const usage = { input_tokens: 1000, output_tokens: 200, cache_read_input_tokens: 50, cache_creation_input_tokens: 10 };
@@ -70,6 +108,11 @@ const skills = names(path.join(cwd, '.claude', 'skills'), '');
 const modelArg = process.argv.indexOf('--model');
 const model = modelArg > 0 ? process.argv[modelArg + 1] : 'fake-model-1';
 emit({ type: 'system', subtype: 'init', cwd, session_id: session, model, tools: ['Write', 'Bash'], slash_commands: ['compact', 'cost', ...projectCommands, ...skills], skills });
+const kept = sessionFile(session);
+if (kept) {
+  fs.mkdirSync(path.dirname(kept), { recursive: true });
+  fs.writeFileSync(kept, `${JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } })}\n`);
+}
 emit({ type: 'assistant', message: { id: 'msg_1', role: 'assistant', model: 'fake-model-1', content: [{ type: 'text', text: `Working on STP ${stpId}.` }], usage }, session_id: session });
 
 let turns = 1;
@@ -94,11 +137,6 @@ for (const d of directives) {
     child.unref();
     emit({ type: 'assistant', message: { id: 'msg_setsid', role: 'assistant', content: [{ type: 'text', text: `setsid grandchild pid ${child.pid}` }], usage }, session_id: session });
   } else if (d.verb === 'list-tree') {
-    const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-      const rel = path.relative(cwd, path.join(dir, e.name));
-      if (rel === '.git') return [];
-      return e.isDirectory() ? [`${rel}/`, ...walk(path.join(dir, e.name))] : [rel];
-    });
     fs.mkdirSync(process.env.FAKE_AGENT_RECORD, { recursive: true });
     fs.writeFileSync(path.join(process.env.FAKE_AGENT_RECORD, `${path.basename(cwd)}.tree.json`), JSON.stringify(walk(cwd)));
   } else if (d.verb === 'leak') {
