@@ -202,10 +202,11 @@ function program(): Command {
   withGlobals(
     cli
       .command('compare')
-      .description('Compare runs side by side, STP by STP: status, pyright errors, duration, cost, turns')
-      .argument('<version[@run-id]...>', 'versions, each with its latest run or the run after @')
+      .description('Compare runs STP by STP (status, checks, duration, cost, turns) with intervals, paired tests and warnings where the runs differ in more than the version')
+      .argument('<version[@run-id]...>', 'versions, each with its latest run or the run after @; the first is the baseline')
       .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
-      .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500'])),
+      .option('--fail-on-regression', 'exit 1 when a later run is worse than the first beyond the noise (p < 0.05) in any metric: a CI gate')
+      .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500', 'ptg compare v1 v2.1 --fail-on-regression --json > comparison.json'])),
     lazy(() => import('./commands/compare.js'), (m) => m.compareCommand),
   );
   withGlobals(

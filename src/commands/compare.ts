@@ -1,15 +1,16 @@
 import path from 'node:path';
-import { compareReports } from '../core/compare.js';
+import { compareReports, worseBeyondNoise } from '../core/compare.js';
 import { findRun } from '../core/manifest.js';
 import { buildReport, modelReport } from '../core/report.js';
 import { compareIds, findVersion } from '../core/root.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, PtgError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
 import { comparisonHtml } from '../render/html.js';
+import { gateText, warningText } from '../render/comparison.js';
 import { comparisonMarkdown } from '../render/markdown.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
 
-export async function compareCommand(flags: GlobalFlags & { args: string[]; out?: string }): Promise<number> {
+export async function compareCommand(flags: GlobalFlags & { args: string[]; out?: string; failOnRegression?: boolean }): Promise<number> {
   const ctx = await loadContext(flags);
   if (flags.args.length < 1) throw new UsageError('Name at least one version to compare, like `ptg compare v1 v2.1@20260209_143022`.');
   const reports = [];
@@ -24,14 +25,24 @@ export async function compareCommand(flags: GlobalFlags & { args: string[]; out?
     for (const m of model ? [model] : models) reports.push(modelReport(report, m));
     if (models.length === 0) reports.push(report);
   }
+  if (flags.failOnRegression && reports.length < 2) {
+    throw new UsageError('--fail-on-regression needs two runs, a baseline and a candidate: `ptg compare v1 v2 --fail-on-regression`.');
+  }
   const comparison = compareReports(reports, compareIds);
   const markdown = comparisonMarkdown(comparison);
   const base = path.join(flags.out ? path.resolve(flags.out) : ctx.workspace, `comparison_${comparison.runs.map((r) => r.label.replace(/[^\w.@-]/g, '_')).join('_vs_')}`);
   await writeFileAtomic(`${base}.md`, markdown);
   await writeFileAtomic(`${base}.html`, comparisonHtml(comparison));
-  if (flags.json) printJson(comparison);
+  // The JSON is the comparison's data; its warnings also carry the sentence the reports show.
+  if (flags.json) printJson({ ...comparison, warnings: comparison.warnings.map((w) => ({ ...w, message: warningText(w, comparison) })) });
   else process.stdout.write(markdown);
   ctx.print();
   ctx.print(`Wrote ${base}.md and ${base}.html`);
+  if (flags.failOnRegression) {
+    // A gate that passes because nothing was compared would pass anything.
+    if (comparison.metrics.every((m) => m.paired.every((p) => p.n === 0))) throw new PtgError(`The runs share no STP: --fail-on-regression has nothing to judge.`);
+    const worse = worseBeyondNoise(comparison);
+    if (worse.length) throw new PtgError(gateText(comparison, worse));
+  }
   return EXIT.ok;
 }

@@ -83,6 +83,8 @@ export interface Report {
   date: string;
   ptgVersion: string;
   agent: { command: string; version: string };
+  /** sha256 of the version's installed files: compare tells a changed version from the same one. */
+  versionHash?: string;
   model?: string;
   repo: string;
   baseCommits: string[];
@@ -257,6 +259,7 @@ export function assemble(manifest: RunManifest, experiments: ReportExperiment[],
     date: manifest.startedAt,
     ptgVersion: manifest.ptgVersion,
     agent: { command: path.basename(manifest.agent.command), version: manifest.agent.version },
+    versionHash: manifest.versionHash,
     model: manifest.model ?? experiments.find((e) => e.model)?.model,
     repo: manifest.repo,
     baseCommits: [...new Set(experiments.map((e) => e.baseCommit))],

@@ -1,4 +1,4 @@
-import type { Comparison } from '../core/compare.js';
+import type { ComparedMetric, Comparison } from '../core/compare.js';
 import { formatDuration } from '../core/duration.js';
 import { modelMismatch, type Report, type ReportExperiment, type ReportStatus } from '../core/report.js';
 import type { CheckResult } from '../core/check-results.js';
@@ -6,6 +6,7 @@ import type { Transcript } from '../core/transcript.js';
 import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import { maskedText } from './markdown.js';
 import { checkCell, money } from './run.js';
+import { formatValue, intervalText, leftOutText, letter, metricTitle, PER_RUN_INTRO, pairedIntro, pairedTable, pairedTitle, perRunTable, perStpTable, REGRESSIONS_NOTE, regressionsHeading, sampleSizeOfRun, stpChangeText, type TextTable, warningText } from './comparison.js';
 
 // Written by hand: a page of tables and bar charts is a few template strings, and a chart
 // library would bring JavaScript or external files a report opened from disk must not need.
@@ -142,12 +143,6 @@ function checkList(e: ReportExperiment): string {
   return `<p>Checks${e.verifiedAt ? ` <span class="muted">(run again by ptg verify on ${esc(e.verifiedAt.replace('T', ' ').replace(/\..*/, ''))}; the run's own are kept in status.json)</span>` : ''}:</p><ul>${items.join('')}</ul>`;
 }
 
-function pyright(e: ReportExperiment): string {
-  if (!e.pyright) return '—';
-  if (e.pyright.failure) return `<span class="error" title="${esc(e.pyright.failure)}">pyright failed</span>`;
-  return esc(e.pyright.errors);
-}
-
 const RUN_STATE: Record<Report['runState'], string | undefined> = {
   finished: undefined,
   running: 'run in progress',
@@ -256,39 +251,122 @@ ${carry}
 ${r.experiments.map(experimentDetails).join('\n')}`);
 }
 
-/** Runs side by side as one self-contained HTML page: one row per STP, one column group per run. */
+/** A table of text cells (escaped); numbers and intervals right-aligned after the first column. */
+function textTable(t: TextTable, cls: string): string {
+  return wrap(`<table class="${cls}"><thead><tr>${t.head.map((h, i) => `<th${i ? ' class="n"' : ''}>${esc(h)}</th>`).join('')}</tr></thead>`
+    + `<tbody>${t.rows.map((r) => `<tr>${r.map((v, i) => `<td${i ? ' class="n"' : ''}>${esc(v)}</td>`).join('')}</tr>`).join('\n')}</tbody></table>`);
+}
+
+/** `#rrggbb` between `from` (t = 0) and `to` (t = 1). */
+function mix(from: string, to: string, t: number): string {
+  const channel = (hex: string, k: number) => parseInt(hex.slice(1 + 2 * k, 3 + 2 * k), 16);
+  return `#${[0, 1, 2].map((k) => Math.round(channel(from, k) + (channel(to, k) - channel(from, k)) * t).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * One metric, one row per run: a dot at the rate or mean, a whisker over its 95% interval. Drawn
+ * with presentation attributes rather than classes: the page's stylesheet belongs to both pages.
+ */
+function intervalChart(m: ComparedMetric, c: Comparison): string {
+  const W = 400, LEFT = 30, RIGHT = 14, ROW = 22, TOP = 4;
+  // Every metric is a rate, a count, a cost or a duration: none below zero. A t interval that
+  // reaches below zero is drawn to the axis's start (the tables give its bound).
+  const lo = 0;
+  let hi = m.unit === 'rate' ? 1 : Math.max(0, ...m.runs.flatMap((i) => [i.high, i.estimate]).filter((v): v is number => v !== undefined));
+  if (hi <= lo) hi = lo + 1;
+  const x = (v: number) => (LEFT + ((Math.max(v, lo) - lo) / (hi - lo)) * (W - LEFT - RIGHT)).toFixed(1);
+  const parts = m.runs.map((i, k) => {
+    const y = TOP + k * ROW + ROW / 2;
+    const colour = RUN_COLOUR[k % RUN_COLOUR.length]!;
+    const tip = esc(`${letter(k)} ${c.runs[k]!.label}: ${intervalText(m, i)}${i.n ? `, n = ${i.n}` : ''}`);
+    const label = `<text x="${LEFT - 8}" y="${y + 4}" text-anchor="end">${letter(k)}<title>${esc(c.runs[k]!.label)}</title></text>`;
+    if (i.estimate === undefined) return `${label}<text x="${LEFT}" y="${y + 4}" fill="#59636e">no values</text>`;
+    const whisker = i.low === undefined || i.high === undefined ? '' : `<line class="whisker" x1="${x(i.low)}" x2="${x(i.high)}" y1="${y}" y2="${y}" stroke="${colour}" stroke-width="2"/>`
+      + `<line x1="${x(i.low)}" x2="${x(i.low)}" y1="${y - 5}" y2="${y + 5}" stroke="${colour}" stroke-width="2"/><line x1="${x(i.high)}" x2="${x(i.high)}" y1="${y - 5}" y2="${y + 5}" stroke="${colour}" stroke-width="2"/>`;
+    return `${label}<g>${whisker}<circle class="estimate" data-run="${esc(c.runs[k]!.label)}" cx="${x(i.estimate)}" cy="${y}" r="4.5" fill="${colour}"/><title>${tip}</title></g>`;
+  });
+  const axis = TOP + m.runs.length * ROW + 4;
+  const height = axis + 18;
+  const title = `${metricTitle(m)} (${m.better} is better)`;
+  return `<figure><figcaption>${esc(metricTitle(m))} <span class="muted">${m.better} is better</span></figcaption>`
+    + `<svg class="ci" data-ci="${esc(m.key)}" viewBox="0 0 ${W} ${height}" style="display:block;width:100%;height:auto" role="img" aria-label="${esc(title)}">`
+    + `<g font-size="12" fill="#1f2328">${parts.join('')}`
+    + `<line x1="${LEFT}" x2="${W - RIGHT}" y1="${axis}" y2="${axis}" stroke="#8c959f"/>`
+    + `<text x="${LEFT}" y="${axis + 14}">${esc(formatValue(m, lo))}</text><text x="${W - RIGHT}" y="${axis + 14}" text-anchor="end">${esc(formatValue(m, hi))}</text></g></svg></figure>`;
+}
+
+/** STP × run: each cell the STP's successes over its repeats, green (all) to red (none); its status without repeats. */
+function heatmap(c: Comparison): string {
+  const cell = (stp: string, run: number, r: Comparison['stps'][number]['runs'][number]) => {
+    if (r.experiments === 0) return '<td class="muted">—</td>';
+    const list = c.rows.filter((row) => row.stp === stp).map((row) => row.cells[run]).filter((e): e is ReportExperiment => e !== undefined);
+    const one = r.experiments === 1 ? list[0] : undefined;
+    const colour = one ? STATUS_COLOUR[one.status] : r.ended ? mix(STATUS_COLOUR.failed, STATUS_COLOUR.succeeded, r.succeeded / r.ended) : STATUS_COLOUR.unknown;
+    const tip = list.map((e) => `${label(e)}: ${e.statusText}`).join(', ');
+    return `<td class="heat" data-stp="${esc(stp)}" data-run="${esc(c.runs[run]!.label)}" style="background:${colour};color:#fff;text-align:center" title="${esc(tip)}">${esc(one ? one.statusText : `${r.succeeded}/${r.experiments}`)}</td>`;
+  };
+  return wrap(`<table class="heatmap"><thead><tr><th>STP</th>${c.runs.map((r, i) => `<th title="${esc(r.label)}">${letter(i)}</th>`).join('')}</tr></thead>`
+    + `<tbody>${c.stps.map((s) => `<tr><td>${esc(s.stp)}</td>${s.runs.map((r, i) => cell(s.stp, i, r)).join('')}</tr>`).join('\n')}</tbody></table>`);
+}
+
+/** Runs side by side as one self-contained HTML page: warnings, regressions, one row per STP (and repeat), the statistics and their charts. */
 export function comparisonHtml(c: Comparison): string {
-  const cols = ['Status', 'Pyright', 'Duration', 'Cost', 'Turns'];
+  const cols = ['Status', ...c.checks, 'Duration', 'Cost', 'Turns'];
   const cells = (e: ReportExperiment | undefined) => e
-    ? `<td class="g">${pill(e.status, e.statusText)}</td><td class="n">${pyright(e)}</td><td class="n">${formatDuration(e.durationMs)}</td><td class="n">${money(e.costUsd)}</td><td class="n">${e.turns ?? '—'}</td>`
+    ? `<td class="g">${pill(e.status, e.statusText)}</td>${c.checks.map((name) => `<td class="n">${check(e.checks[name])}</td>`).join('')}<td class="n">${formatDuration(e.durationMs)}</td><td class="n">${money(e.costUsd)}</td><td class="n">${e.turns ?? '—'}</td>`
     : `<td class="g muted">—</td>${'<td class="n muted">—</td>'.repeat(cols.length - 1)}`;
   const aggregates: [string, (a: Comparison['aggregates'][number]) => string][] = [
     ['Success rate', (a) => `${Math.round(a.successRate * 100)}% (${a.succeeded}/${a.experiments})`],
-    ['Mean pyright errors', (a) => num(a.meanPyrightErrors)],
-    ['Total cost', (a) => money(a.totalCostUsd)],
-    ['Mean cost', (a) => money(a.meanCostUsd)],
+    ...c.checks.map((name): [string, (a: Comparison['aggregates'][number]) => string] => [`${name} passed`, (a) => (a.checks[name] ? `${a.checks[name]!.passed}/${a.checks[name]!.passed + a.checks[name]!.failed}` : '—')]),
+    ['Total cost', (a) => money(a.costUsd)],
     ['Median duration', (a) => formatDuration(a.medianDurationMs)],
   ];
-  const table = `<table class="comparison"><thead><tr><th class="k" rowspan="2">STP</th>${c.runs.map((r) => `<th class="g" colspan="${cols.length}">${esc(r.label)}</th>`).join('')}</tr>
-<tr>${c.runs.map(() => cols.map((h, i) => `<th class="${i ? 'n' : 'g'}">${h}</th>`).join('')).join('')}</tr></thead>
-<tbody>${c.rows.map((row) => `<tr><td class="k">${esc(row.stp)}</td>${row.cells.map(cells).join('')}</tr>`).join('\n')}</tbody>
-<tfoot>${aggregates.map(([name, of]) => `<tr><td class="k">${name}</td>${c.aggregates.map((a) => `<td class="g" colspan="${cols.length}">${esc(of(a))}</td>`).join('')}</tr>`).join('\n')}</tfoot></table>`;
-  const runs = `<table class="runs"><thead><tr><th>Run</th><th>Model</th><th>Agent version</th></tr></thead><tbody>${c.runs.map((r, i) =>
-    `<tr><td><span class="swatch r${i % RUN_COLOUR.length}"></span>${esc(r.label)}</td><td>${esc(r.model ?? '—')}</td><td>${esc(r.agentVersion)}</td></tr>`).join('')}</tbody></table>`;
-  const legend = `<ul class="legend">${c.runs.map((r, i) => `<li><span class="swatch r${i % RUN_COLOUR.length}"></span>${esc(r.label)}</li>`).join('')}<li class="muted">pale bar: not succeeded</li></ul>`;
-  const charts = METRICS.map((m) => barChart(m.key, m.title, c.rows.map((row) => ({
-    label: row.stp,
-    bars: row.cells.map((e, i) => e && {
-      value: m.of(e),
-      cls: `r${i % RUN_COLOUR.length}${e.status === 'succeeded' ? '' : ' faded'}`,
-      data: { stp: row.stp, run: c.runs[i]!.label },
-      tip: `STP ${row.stp} · ${c.runs[i]!.label} · ${e.statusText} · ${m.of(e) === undefined ? '—' : m.fmt(m.of(e)!)}`,
-    }),
-  })), m.fmt));
+  const table = `<table class="comparison"><thead><tr><th class="k" rowspan="2">STP</th>${c.runs.map((r, i) => `<th class="g" colspan="${cols.length}">${letter(i)} · ${esc(r.label)}</th>`).join('')}</tr>
+<tr>${c.runs.map(() => cols.map((h, i) => `<th class="${i ? 'n' : 'g'}">${esc(h)}</th>`).join('')).join('')}</tr></thead>
+<tbody>${c.rows.map((row) => `<tr><td class="k">${esc(experimentLabel(row.stp, undefined, row.repeat))}</td>${row.cells.map(cells).join('')}</tr>`).join('\n')}</tbody>
+<tfoot>${aggregates.map(([name, of]) => `<tr><td class="k">${esc(name)}</td>${c.aggregates.map((a) => `<td class="g" colspan="${cols.length}">${esc(of(a))}</td>`).join('')}</tr>`).join('\n')}</tfoot></table>`;
+  const runs = `<table class="runs"><thead><tr><th>Run</th><th>Model</th><th>Agent version</th><th>Base commit</th><th>Version hash</th></tr></thead><tbody>${c.runs.map((r, i) =>
+    `<tr><td><span class="swatch r${i % RUN_COLOUR.length}"></span>${letter(i)} · ${esc(r.label)}</td><td>${esc((r.reportedModels.length ? r.reportedModels.join(', ') : r.model) ?? '—')}</td><td>${esc(r.agentVersion || '—')}</td>`
+    + `<td><code>${esc(r.baseCommits.map((h) => h.slice(0, 12)).join(', ') || '—')}</code></td><td><code>${esc(r.versionHash?.slice(0, 12) ?? '—')}</code></td></tr>`).join('')}</tbody></table>`;
+  const warnings = c.warnings.map((w) => `<p class="banner warning">⚠ ${esc(warningText(w, c))}</p>`).join('\n');
+  const regressions = c.runs.length > 1 ? `<h2>Regressions</h2>${c.runs.slice(1).map((_, k) => {
+    const run = k + 1;
+    const worse = c.regressions.filter((r) => r.run === run);
+    const better = c.improvements.filter((r) => r.run === run);
+    return `<p>${esc(regressionsHeading(c, run))}</p>${worse.length ? `<ul class="regressions">${worse.map((r) => `<li class="error">${esc(stpChangeText(r))}</li>`).join('')}</ul>` : ''}`
+      + (better.length ? `<p>Better in ${letter(run)}: ${esc(better.map(stpChangeText).join(' · '))}.</p>` : '');
+  }).join('')}<p class="muted">${esc(REGRESSIONS_NOTE)}</p>` : '';
+  const left = leftOutText(c);
+  const statistics = c.metrics.length ? `<h2>Statistics</h2><p>${esc(PER_RUN_INTRO)}</p>${textTable(perRunTable(c), 'per-run')}${left ? `<p class="muted">${esc(left)}</p>` : ''}
+<div class="charts">${c.metrics.map((m) => intervalChart(m, c)).join('\n')}</div>
+${c.runs.slice(1).map((_, k) => {
+    const run = k + 1;
+    const size = sampleSizeOfRun(c, run);
+    const perStp = perStpTable(c, run);
+    return `<h3>${esc(pairedTitle(run))}</h3><p>${esc(pairedIntro(run))}</p>${textTable(pairedTable(c, run), 'paired')}${size ? `<p>${esc(size)}</p>` : ''}`
+      + (perStp ? `<p>Per STP, ${letter(run)} − ${letter(0)}:</p>${textTable(perStp, 'per-stp')}` : '');
+  }).join('\n')}` : '';
+  const legend = `<ul class="legend">${c.runs.map((r, i) => `<li><span class="swatch r${i % RUN_COLOUR.length}"></span>${letter(i)} · ${esc(r.label)}</li>`).join('')}<li class="muted">pale bar: not succeeded</li></ul>`;
+  // A chart with no bar at all (pyright errors where no run had pyright) is left out.
+  const charts = METRICS.filter((m) => c.rows.some((row) => row.cells.some((e) => e && m.of(e) !== undefined))).map((m) => barChart(m.key, m.title, c.rows.map((row) => {
+    const stp = experimentLabel(row.stp, undefined, row.repeat);
+    return {
+      label: stp,
+      bars: row.cells.map((e, i) => e && {
+        value: m.of(e),
+        cls: `r${i % RUN_COLOUR.length}${e.status === 'succeeded' ? '' : ' faded'}`,
+        data: { stp, run: c.runs[i]!.label },
+        tip: `STP ${stp} · ${c.runs[i]!.label} · ${e.statusText} · ${m.of(e) === undefined ? '—' : m.fmt(m.of(e)!)}`,
+      }),
+    };
+  }), m.fmt));
   return page(`ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}`, `<h1>ptg comparison</h1>
-<p>${c.runs.length} runs · ${c.rows.length} STPs</p>
+<p>${c.runs.length} runs · ${c.stps.length} STPs</p>
 ${wrap(runs)}
+${warnings}
+${regressions}
+<h2>Success per STP</h2><p class="muted">Each cell: the STP's successes over its repeats, green when all succeeded, red when none did (its status, without repeats).</p>${heatmap(c)}
 <h2>Experiments</h2>${wrap(table)}
-${c.rows.some((r) => r.cells.some((e) => e?.repeat)) ? '<p class="muted">With --repeat, a row shows an STP\'s first repeat; the aggregate rows count every repeat.</p>' : ''}
-<h2>Charts</h2>${legend}<div class="charts">${charts.join('\n')}</div>`);
+${statistics}
+<h2>Per STP</h2>${legend}<div class="charts">${charts.join('\n')}</div>`);
 }

@@ -4,6 +4,7 @@ import { modelMismatch, type Report, type ReportExperiment } from '../core/repor
 import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
 import type { MaskedFile } from '../core/manifest.js';
 import { checkCell, money } from './run.js';
+import { leftOutText, letter, PER_RUN_INTRO, pairedIntro, pairedTable, pairedTitle, perRunTable, perStpTable, REGRESSIONS_NOTE, regressionsHeading, runText, sampleSizeOfRun, stpChangeText, warningText } from './comparison.js';
 
 /** `ARTIFACTORY_TOKEN in tests/x.py (slot) ×2, claude.jsonl`: where, never what. */
 export function maskedText(masked: MaskedFile[]): string {
@@ -25,11 +26,6 @@ function tableMd(head: string[], rows: unknown[][]): string[] {
 
 function label(e: Pick<ReportExperiment, 'stp' | 'repeat' | 'requestedModel'>): string {
   return experimentLabel(e.stp, e.requestedModel, e.repeat);
-}
-
-function pyright(e: ReportExperiment): string {
-  if (!e.pyright) return '—';
-  return e.pyright.failure ? `? (${e.pyright.failure})` : String(e.pyright.errors);
 }
 
 const RUN_STATE: Record<Report['runState'], string | undefined> = {
@@ -140,23 +136,51 @@ function carryMarkdown(report: Report): string[] {
   ];
 }
 
-/** The comparison as markdown: one row per STP, one column group per run, aggregates below. */
+/** The comparison as markdown: the runs, warnings, regressions, one row per STP (and repeat) with a column group per run, then the statistics. */
 export function comparisonMarkdown(c: Comparison): string {
-  const head = ['STP', ...c.runs.flatMap((r) => [`${r.label} status`, 'pyright', 'duration', 'cost', 'turns'])];
-  const rows = c.rows.map((r) => [
-    r.stp,
-    ...r.cells.flatMap((e) => (e ? [e.statusText, pyright(e), formatDuration(e.durationMs), money(e.costUsd), e.turns ?? '—'] : ['—', '—', '—', '—', '—'])),
+  const lines = [`# ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}`, '', ...c.runs.map((_, i) => `- **${letter(i)}**${i === 0 ? ' (the baseline)' : ''}: ${runText(c, i)}`)];
+  if (c.warnings.length) lines.push('', ...c.warnings.flatMap((w, i) => [...(i ? ['>'] : []), `> ⚠ ${warningText(w, c)}`]));
+  if (c.runs.length > 1) {
+    lines.push('', '## Regressions', '');
+    for (let run = 1; run < c.runs.length; run++) {
+      lines.push(regressionsHeading(c, run));
+      const worse = c.regressions.filter((r) => r.run === run);
+      if (worse.length) lines.push('', ...worse.map((r) => `- ${stpChangeText(r)}`));
+      const better = c.improvements.filter((r) => r.run === run);
+      if (better.length) lines.push('', `Better in ${letter(run)}: ${better.map(stpChangeText).join(' · ')}.`);
+      lines.push('');
+    }
+    lines.push(REGRESSIONS_NOTE);
+  }
+
+  const groups = c.runs.map((r) => [`${r.label} status`, ...c.checks, 'duration', 'cost', 'turns']);
+  const width = groups[0]!.length;
+  const rows: unknown[][] = c.rows.map((r) => [
+    experimentLabel(r.stp, undefined, r.repeat),
+    ...r.cells.flatMap((e) => (e ? [e.statusText, ...c.checks.map((name) => checkCell(e.checks[name])), formatDuration(e.durationMs), money(e.costUsd), e.turns ?? '—'] : Array(width).fill('—'))),
   ]);
-  const agg = (name: string, fn: (a: Comparison['aggregates'][number]) => string) => [`**${name}**`, ...c.aggregates.flatMap((a) => [fn(a), '', '', '', ''])];
+  const agg = (name: string, fn: (a: Comparison['aggregates'][number]) => string) => [`**${name}**`, ...c.aggregates.flatMap((a) => [fn(a), ...Array(width - 1).fill('')])];
   rows.push(
     agg('Success rate', (a) => `${Math.round(a.successRate * 100)}% (${a.succeeded}/${a.experiments})`),
-    agg('Mean pyright errors', (a) => (a.meanPyrightErrors === undefined ? '—' : a.meanPyrightErrors.toFixed(2))),
-    agg('Total cost', (a) => money(a.totalCostUsd)),
-    agg('Mean cost', (a) => money(a.meanCostUsd)),
+    ...c.checks.map((name) => agg(`${name} passed`, (a) => (a.checks[name] ? `${a.checks[name]!.passed}/${a.checks[name]!.passed + a.checks[name]!.failed}` : '—'))),
+    agg('Total cost', (a) => money(a.costUsd)),
     agg('Median duration', (a) => formatDuration(a.medianDurationMs)),
   );
-  const repeats = c.rows.some((r) => r.cells.some((e) => e?.repeat))
-    ? '\nWith --repeat, a row shows an STP\'s first repeat; the aggregate rows count every repeat.\n'
-    : '';
-  return `# ptg comparison: ${c.runs.map((r) => r.label).join(' vs ')}\n\n${tableMd(head, rows).join('\n')}\n${repeats}`;
+  lines.push('', '## Experiments', '', ...tableMd(['STP', ...groups.flat()], rows));
+
+  if (c.metrics.length) {
+    const perRun = perRunTable(c);
+    lines.push('', '## Statistics', '', PER_RUN_INTRO, '', ...tableMd(perRun.head, perRun.rows));
+    const left = leftOutText(c);
+    if (left) lines.push('', left);
+    for (let run = 1; run < c.runs.length; run++) {
+      const paired = pairedTable(c, run);
+      lines.push('', `### ${pairedTitle(run)}`, '', pairedIntro(run), '', ...tableMd(paired.head, paired.rows));
+      const size = sampleSizeOfRun(c, run);
+      if (size) lines.push('', size);
+      const perStp = perStpTable(c, run);
+      if (perStp) lines.push('', `Per STP, ${letter(run)} − ${letter(0)}:`, '', ...tableMd(perStp.head, perStp.rows));
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
