@@ -144,14 +144,17 @@ describe('ptg setup', () => {
   });
 
   describe('Python environment', () => {
-    test('without uv: python3 -m venv and pip install pyright, skipped when already working', async () => {
+    test('without uv: python3 -m venv and pip install pyright and pytest, skipped when already working', async () => {
       const f = setupFixture({ stps: { '1': 'one' } });
-      const r = await ptg(['setup', '--repo', f.url], { cwd: f.root });
+      // Where pip's default index is out of reach (this machine: a local mirror and no network),
+      // its retries cost about 7 s per package; the mirror answers at once.
+      const env = { PIP_RETRIES: '0' };
+      const r = await ptg(['setup', '--repo', f.url], { cwd: f.root, env });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const python = path.join(f.slot('1'), '.venv/bin/python');
-      execFileSync(python, ['-c', 'import pyright']);
+      execFileSync(python, ['-c', 'import pyright, pytest']);
       assert.equal(fs.readJsonSync(path.join(f.ws, '.ptg/slots/1-upstream.json')).python.status, 'ready');
-      const again = await ptg(['setup', '--repo', f.url], { cwd: f.root });
+      const again = await ptg(['setup', '--repo', f.url], { cwd: f.root, env });
       assert.equal(again.code, 0);
       assert.match(again.stdout, /python: already set up/);
     });
