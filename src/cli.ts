@@ -94,13 +94,7 @@ function program(): Command {
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),
       ),
-    lazy(
-      () => import('./commands/run.js'),
-      (m) => (opts: Omit<RunFlags, 'signal' | 'ptgVersion'>) => {
-        graceful = true;
-        return m.runCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
-      },
-    ),
+    lazy(() => import('./commands/run.js'), (m) => windsDown<RunFlags>(m.runCommand)),
   );
   withGlobals(
     cli
@@ -157,13 +151,7 @@ function program(): Command {
       .option('--stp <ids>', 'only these STPs, comma separated')
       .option('--check-concurrency <n>', 'checks at once (default: the number of cores)')
       .addHelpText('after', examples(['ptg verify v2.1', 'ptg verify v2.1 20260209_143022 --check pytest-collect', 'ptg verify v3 --stp 1,3 --json'])),
-    lazy(
-      () => import('./commands/verify.js'),
-      (m) => (opts: Omit<VerifyFlags, 'signal' | 'ptgVersion'>) => {
-        graceful = true;
-        return m.verifyCommand({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION });
-      },
-    ),
+    lazy(() => import('./commands/verify.js'), (m) => windsDown<VerifyFlags>(m.verifyCommand)),
   );
 
   withGlobals(
@@ -261,6 +249,17 @@ function program(): Command {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/**
+ * A command that winds down on the first Ctrl-C, SIGTERM or SIGHUP (its processes ended, its
+ * records written) through the signal it is given, rather than ending at once.
+ */
+function windsDown<F extends { signal: AbortSignal; ptgVersion: string }>(command: (flags: F) => Promise<number>) {
+  return (opts: Omit<F, 'signal' | 'ptgVersion'>) => {
+    graceful = true;
+    return command({ ...opts, signal: interrupt.signal, ptgVersion: PTG_VERSION } as F);
+  };
 }
 
 /**

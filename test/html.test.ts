@@ -164,6 +164,17 @@ function chromiumPath(): string | undefined {
   }
 }
 
+/** Opens a page from disk in a desktop-sized viewport, noting every request it makes. */
+async function open(browser: import('playwright-core').Browser, file: string) {
+  const url = pathToFileURL(file).href;
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(url);
+  await page.waitForLoadState('networkidle');
+  return { page, url, requests };
+}
+
 test('in chromium: no request but the file, charts drawn, no sideways scroll on a phone', { timeout: 15_000 }, async (t) => {
   const executablePath = chromiumPath();
   if (!executablePath) return t.skip('chromium not installed: apt-get install chromium');
@@ -178,12 +189,7 @@ test('in chromium: no request but the file, charts drawn, no sideways scroll on 
     for (const p of pages) {
       const file = path.join(dir, `${p.name}.html`);
       fs.writeFileSync(file, p.html);
-      const url = pathToFileURL(file).href;
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const requests: string[] = [];
-      page.on('request', (r) => requests.push(r.url()));
-      await page.goto(url);
-      await page.waitForLoadState('networkidle');
+      const { page, url, requests } = await open(browser, file);
       assert.deepEqual(requests, [url], `${p.name}: only the file itself is loaded`);
       assert.ok(await page.locator(p.table).isVisible(), `${p.name}: table visible`);
       for (const metric of ['duration', 'cost', 'pyright']) {
@@ -226,12 +232,7 @@ test('in chromium: a transcript page loads no request but the file itself, and r
   try {
     const file = path.join(dir, 'transcript.html');
     fs.writeFileSync(file, html);
-    const url = pathToFileURL(file).href;
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const requests: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(url);
-    await page.waitForLoadState('networkidle');
+    const { page, url, requests } = await open(browser, file);
     assert.deepEqual(requests, [url], 'only the file itself is loaded, not the claude.jsonl it links to');
     assert.ok(await page.getByText('Cut after 2.0 of 9.0 MB').isVisible(), 'the cut is said');
     const calls = transcript.entries.filter((e) => e.kind === 'tool' && e.result !== undefined).length;
