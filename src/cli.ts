@@ -4,7 +4,7 @@ import type { CollectFlags } from './commands/collect.js';
 import type { RunFlags } from './commands/run.js';
 import type { VerifyFlags } from './commands/verify.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
-import { killAllAgents } from './io/live-agents.js';
+import { killAllAgents, releaseWatchdog } from './io/live-agents.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
@@ -304,6 +304,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     process.exitCode = await report(error);
   }
+  // A clean end: the run's agents have all ended; its watchdog goes before ptg does.
+  await releaseWatchdog();
   await exit(Number(process.exitCode ?? EXIT.ok));
 }
 

@@ -25,6 +25,21 @@ function marked(prefix: string): number[] {
     .map(Number);
 }
 
+/** Live processes whose environment or command line carries `prefix` (the watchdog has it in its argv). */
+function ofRun(prefix: string): string[] {
+  const found: string[] = [];
+  for (const n of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    for (const what of ['environ', 'cmdline']) {
+      try {
+        if (readFileSync(`/proc/${n}/${what}`, 'utf8').includes(prefix)) found.push(`${n} (${readFileSync(`/proc/${n}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()})`);
+      } catch {
+        // ended meanwhile
+      }
+    }
+  }
+  return [...new Set(found)];
+}
+
 const manifestOf = (ws: string, id: string) => fs.readJsonSync(path.join(ws, '.ptg/runs/v1', id, 'manifest.json'));
 
 describe('no agent outlives ptg', () => {
@@ -81,6 +96,44 @@ describe('no agent outlives ptg', () => {
       assert.deepEqual(manifestOf(w.ws, 'doomed').experiments.map((e: { state: string }) => e.state), Array(7).fill('succeeded'));
     });
   }
+});
+
+describe('nothing of a run is running when ptg returns', () => {
+  test('right after ptg run returns 0, 1, 130 and after --resume, no process carries the run\'s marker, in 20 rounds', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n', '2': '# STP 2\n' });
+    const stp2 = (text: string) => fs.writeFileSync(path.join(w.root, 'stps', '2.md'), `# STP 2\n${text}`);
+    // Agent 1 leaves a child and a process in a session of its own for ptg to end, every time.
+    fs.writeFileSync(path.join(w.root, 'stps', '1.md'), `# STP 1\nfake: grandchild\nfake: setsid\n${write('tests/test_a.py', 'x = 1\n')}`);
+    const seen: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const kind = (['ok', 'failed', 'interrupted', 'resumed'] as const)[round % 4];
+      const id = `r${round}`;
+      let r: Awaited<ReturnType<typeof ptg>>;
+      if (kind === 'ok' || kind === 'failed') {
+        stp2(kind === 'failed' ? 'fake: exit 3\n' : '');
+        r = await w.run(['v1', '--run-id', id]);
+        assert.equal(r.code, kind === 'ok' ? 0 : 1, r.stderr);
+      } else if (kind === 'interrupted') {
+        stp2('fake: hang\n');
+        let pid = 0;
+        const running = w.run(['v1', '--run-id', id], { onSpawn: (p) => (pid = p) });
+        await waitFor('both agents to start', () => {
+          const m = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1', id, 'manifest.json'), { throws: false });
+          return m?.experiments?.every((e: { pid?: number; state: string }) => e.pid || e.state !== 'pending' && e.state !== 'running');
+        });
+        process.kill(pid, 'SIGINT');
+        r = await running;
+        assert.equal(r.code, 130, r.stderr);
+      } else {
+        stp2('');
+        r = await w.run(['v1', '--resume', `r${round - 1}`]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const left = ofRun(manifestOf(w.ws, kind === 'resumed' ? `r${round - 1}` : id).marker);
+      if (left.length) seen.push(`round ${round} (${kind}): ${left.join(', ')}`);
+    }
+    assert.deepEqual(seen, []);
+  });
 });
 
 describe('an agent sees only its own version and its own experiment', () => {

@@ -30,3 +30,19 @@ export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
   for (const pgid of liveGroups) killGroup(pgid, signal);
   for (const marker of liveMarkers) killMarked(marker, signal, true);
 }
+
+let watchdogRelease: (() => Promise<void>) | undefined;
+
+/** io/proc.ts registers how to let its watchdog go once the run's agents have all ended. */
+export function onWatchdogRelease(release: () => Promise<void>): void {
+  watchdogRelease = release;
+}
+
+/**
+ * On a clean end, when no agent is left: tells the watchdog so and waits for it to exit, so that
+ * nothing of the run is running when ptg returns. With agents still alive (an unclean end) it
+ * does nothing: ptg's exit closes the pipe and the watchdog ends them.
+ */
+export async function releaseWatchdog(): Promise<void> {
+  if (watchdogRelease && liveGroups.size === 0 && liveMarkers.size === 0) await watchdogRelease();
+}

@@ -9,7 +9,7 @@ import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
-import { addAgent, deleteAgent, killAllAgents, killGroup } from './live-agents.js';
+import { addAgent, deleteAgent, killAllAgents, killGroup, onWatchdogRelease } from './live-agents.js';
 import { killMarked, MARKER_VAR } from './markers.js';
 
 /** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
@@ -104,6 +104,15 @@ function tellWatchdog(line: string): void {
     watchdog.stdin!.on('error', () => undefined);
     watchdog.unref();
     (watchdog.stdin as unknown as { unref?(): void }).unref?.();
+    const child = watchdog;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()).once('error', () => resolve()));
+    onWatchdogRelease(() => {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      // Held open until it has gone: an unref'd child would not keep ptg waiting for it.
+      child.ref();
+      child.stdin!.end('done\n');
+      return exited;
+    });
   }
   watchdog.stdin!.write(`${line}\n`);
 }

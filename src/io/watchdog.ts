@@ -2,12 +2,15 @@
 // reach it) that holds a pipe from ptg. ptg can end in ways it cannot handle (kill -9, the OOM
 // killer); the pipe then reads end-of-file, and the watchdog ends every agent's whole tree: the
 // process groups ptg told it about and every process carrying the run's marker.
-// Started by io/proc.ts as `node watchdog.js <marker prefix>`; reads `group <pgid>` lines.
+// Started by io/proc.ts as `node watchdog.js <marker prefix>`; reads `group <pgid>` and `ended
+// <pgid>` lines, and `done` when ptg ends cleanly: every agent has ended, so the watchdog only makes
+// sure that nothing marked is left and exits at once, and ptg, which waits for it, returns after.
 import { killMarked } from './markers.js';
 
 const prefix = process.argv[2] ?? '';
 const groups = new Set<number>();
 let pending = '';
+let done = false;
 
 function killGroups(signal: NodeJS.Signals): void {
   for (const pgid of groups) {
@@ -31,6 +34,14 @@ async function reap(): Promise<void> {
   process.exit(0);
 }
 
+async function finish(): Promise<void> {
+  // What ptg killed as its agents ended may take a moment to be gone; nothing else is left to end.
+  for (let round = 0; round < 500 && killMarked(prefix, 'SIGKILL') > 0; round++) await new Promise((resolve) => setTimeout(resolve, 10));
+  process.exit(0);
+}
+
+const end = () => void (done && groups.size === 0 ? finish() : reap());
+
 process.on('SIGHUP', () => {});
 process.on('SIGINT', () => {});
 process.stdin.on('data', (chunk: Buffer) => {
@@ -40,7 +51,8 @@ process.stdin.on('data', (chunk: Buffer) => {
     const [verb, arg] = line.split(' ');
     if (verb === 'group' && Number(arg) > 0) groups.add(Number(arg));
     if (verb === 'ended' && Number(arg) > 0) groups.delete(Number(arg));
+    if (verb === 'done') done = true;
   }
 });
-process.stdin.on('end', () => void reap());
-process.stdin.on('error', () => void reap());
+process.stdin.on('end', end);
+process.stdin.on('error', end);
