@@ -83,7 +83,10 @@ describe('ptg installed from its package', () => {
   before(async () => {
     // The tarball of the dist/ that `npm test` (or `npm run build`) just built: with its scripts,
     // npm pack would empty and rebuild dist/ under the test files that run beside this one.
-    const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: PROJECT, env: userEnv(systemPath) });
+    // Its manifest as npm pack's prepack leaves it (no `prepare`), put back by its postpack.
+    const manifest = (step: string) => run(process.execPath, ['scripts/pack-manifest.mjs', step], { cwd: PROJECT, env: userEnv(systemPath) });
+    await manifest('strip');
+    const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: PROJECT, env: userEnv(systemPath) }).finally(() => manifest('restore'));
     assert.equal(packed.code, 0, packed.stderr);
     const [info] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
     tarball = path.join(dir, info.filename);
@@ -160,5 +163,35 @@ describe('ptg installed from its package', () => {
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /No Claude Code to run the demo with: install it with `npm install -g @anthropic-ai\/claude-code`/);
     assert.ok(!fs.existsSync(path.join(project, 'no-demo')), 'nothing made');
+  });
+});
+
+describe('ptg from a clone of its repository', () => {
+  const dir = fs.realpathSync(tmpDir('ptg-clone-'));
+  const clone = path.join(dir, 'ptg');
+  const env = userEnv(systemPath);
+  after(() => fs.remove(dir));
+
+  test('npm install prints no warning and builds it: node bin/ptg.js runs, and npm install -g of the clone gives a working ptg', async (t) => {
+    // The clone's files as git has them (this checkout's tracked files, uncommitted changes included).
+    const listed = await run('git', ['ls-files', '-z'], { cwd: PROJECT, env });
+    for (const file of listed.stdout.split('\0').filter(Boolean)) {
+      if (fs.existsSync(path.join(PROJECT, file))) fs.copySync(path.join(PROJECT, file), path.join(clone, file));
+    }
+    const install = await run('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: clone, env });
+    const offline = install.code !== 0 && /ENOTCACHED|only-if-cached|ENOTFOUND|EAI_AGAIN/.exec(install.stderr);
+    if (offline) return t.skip(`npm cannot install ptg's dev dependencies offline (${offline[0]}): \`npm ci\` in this clone fills its cache`);
+    assert.equal(install.code, 0, install.stderr);
+    assert.doesNotMatch(install.stdout + install.stderr, /npm warn/i);
+    const version = await run(process.execPath, ['bin/ptg.js', '--version'], { cwd: clone, env });
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), PACKAGE.version);
+
+    const prefix = path.join(dir, 'global');
+    const global = await run('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', clone], { cwd: dir, env });
+    assert.equal(global.code, 0, global.stderr);
+    const installed = await run(path.join(prefix, 'bin', 'ptg'), ['--version'], { cwd: dir, env });
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.equal(installed.stdout.trim(), PACKAGE.version);
   });
 });
