@@ -59,6 +59,26 @@ describe('ptg run --sequential --carry', () => {
     assert.equal(manifest.concurrency, 1);
   });
 
+  test('--model a --model b -j 2: the two chains go side by side, each one at a time in STP order, never two in a slot', async () => {
+    const stp = (k: number) => `# STP ${k}\nfake: sleep 1000\n${append('GRAVEYARD.md', `lesson ${k}\n`)}`;
+    const w = await setUpWorkspace({ '1': stp(1), '2': stp(2), '3': stp(3), '4': stp(4) });
+    const r = await w.run(['v1', '--sequential', '--carry', 'GRAVEYARD.md', '--model', 'a', '--model', 'b', '-j', '2', '--run-id', 'two']);
+    assert.equal(r.code, 0, r.stderr);
+    const span = (model: string, k: number) => {
+      const s = fs.readJsonSync(path.join(w.ws, 'experiments', `v1_experiment_two_${model}`, `${k}-upstream`, 'status.json'));
+      return { model, k, from: Date.parse(s.startedAt), to: Date.parse(s.finishedAt), received: s.carry.received['GRAVEYARD.md'] ?? 0 };
+    };
+    const chains = ['a', 'b'].map((m) => [1, 2, 3, 4].map((k) => span(m, k)));
+    for (const chain of chains) {
+      for (let i = 1; i < 4; i++) assert.ok(chain[i]!.from >= chain[i - 1]!.to, `${chain[i]!.model}: STP ${i + 1} starts after STP ${i} ended`);
+      assert.deepEqual(chain.map((x) => x.received), [0, 1, 2, 3], 'each step received its own chain\'s lessons');
+    }
+    const overlap = (x: { from: number; to: number }, y: { from: number; to: number }) => x.from < y.to && y.from < x.to;
+    for (let k = 0; k < 4; k++) assert.ok(!overlap(chains[0]![k]!, chains[1]![k]!), `STP ${k + 1}: one chain at a time in its slot`);
+    assert.ok(chains[0]!.some((x) => chains[1]!.some((y) => overlap(x, y))), 'the chains ran side by side');
+    assert.equal(fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/two/manifest.json')).concurrency, 2);
+  });
+
   test('a failed step passes on what it left; --carry-from seeds the first; --carry without --sequential is refused', async () => {
     const w = await setUpWorkspace({ '1': `# STP 1\n${append('GRAVEYARD.md', 'one\n')}fake: exit 3\n`, '2': `# STP 2\n${append('GRAVEYARD.md', 'two\n')}` });
     const seed = path.join(w.dir, 'seed.md');

@@ -226,7 +226,9 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     };
   }
   if (!req.resume && req.sequential) manifest.sequential = { carry: req.carry ?? [], carryFrom: req.carryFrom };
-  manifest.concurrency = manifest.sequential ? 1 : Math.max(1, Math.min(req.concurrency ?? planned.length, planned.length));
+  // A sequential run's chains (one per model and repeat) are independent: -j of them side by side.
+  const parallel = manifest.sequential ? new Set(planned.map(chainKey)).size : planned.length;
+  manifest.concurrency = Math.max(1, Math.min(req.concurrency ?? parallel, parallel));
   manifest.timeoutMs = req.timeoutMs;
   const byDir = new Map(manifest.experiments.map((e) => [e.dir, e]));
   for (const e of planned) {
@@ -456,10 +458,15 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
       }
     };
     if (manifest.sequential) {
-      // A chain: STP order, one at a time, each waiting for what the one before it left.
-      // One chain per model and repeat, one after another.
-      const chainKey = (e: { model?: string; repeat?: number }) => `${e.model ?? ''}\0${String(e.repeat ?? 1).padStart(6, '0')}`;
-      for (const exp of sortExperiments(plan.experiments).sort((a, b) => chainKey(a).localeCompare(chainKey(b)))) await one(exp);
+      // A chain: STP order, one at a time, each waiting for what the one before it left. The
+      // chains (one per model and repeat) go side by side, taking turns at each slot: the second
+      // starts STP 1 when the first moves on to STP 2.
+      const chains = new Map<string, ExperimentPlan[]>();
+      for (const exp of sortExperiments(plan.experiments)) chains.set(chainKey(exp), [...(chains.get(chainKey(exp)) ?? []), exp]);
+      const turn = turns();
+      await Promise.all([...chains.keys()].sort().map(async (key) => {
+        for (const exp of chains.get(key)!) await turn(exp.slot, () => one(exp, agentPlaces));
+      }));
       await keepFinalCarry(manifest, runDir(ws, manifest.version, manifest.runId));
     } else {
       await Promise.all([...bySlot.values()].map(async (list) => {
@@ -479,6 +486,19 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
 }
 
 type Take = () => Promise<() => void>;
+
+/** A sequential run's chain: one model and one repeat. */
+const chainKey = (e: { model?: string; repeat?: number }) => `${e.model ?? ''}\0${String(e.repeat ?? 1).padStart(6, '0')}`;
+
+/** One experiment at a time per slot, in the order they ask: `turn(slot, fn)` runs fn once the slot is free. */
+function turns(): <T>(slot: string, fn: () => Promise<T>) => Promise<T> {
+  const last = new Map<string, Promise<unknown>>();
+  return (slot, fn) => {
+    const mine = (last.get(slot) ?? Promise.resolve()).then(fn);
+    last.set(slot, mine.catch(() => undefined));
+    return mine;
+  };
+}
 
 /**
  * At most `n` agents at once: `take()` waits for a place and gives the function that leaves it
