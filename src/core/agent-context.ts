@@ -18,10 +18,13 @@ export interface AgentContext {
 const SLOT_SETTINGS = ['.claude/settings.json', '.claude/settings.local.json'];
 const USER_FILES = ['CLAUDE.md', 'settings.json'];
 
+// Every slot of a run sits on the same base commit, and a commit's files never change: one listing per commit.
+const claudeFiles = new Map<string, Promise<string[]>>();
+
 export async function agentContext(slotDir: string, baseCommit: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentContext> {
   const userDir = env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME ?? os.homedir(), '.claude');
   const candidates: [string, string][] = [
-    ...(await filesNamed(slotDir, baseCommit, 'CLAUDE.md')).map((p): [string, string] => [p, path.join(slotDir, p)]),
+    ...(await listClaudeFiles(slotDir, baseCommit)).map((p): [string, string] => [p, path.join(slotDir, p)]),
     ...SLOT_SETTINGS.map((p): [string, string] => [p, path.join(slotDir, p)]),
     ...USER_FILES.map((f): [string, string] => [`~/.claude/${f}`, path.join(userDir, f)]),
   ];
@@ -34,4 +37,15 @@ export async function agentContext(slotDir: string, baseCommit: string, env: Nod
     hash.update(`${name}\n${bytes.length}\n`).update(bytes);
   }
   return { hash: hash.digest('hex'), files };
+}
+
+function listClaudeFiles(slotDir: string, baseCommit: string): Promise<string[]> {
+  let listed = claudeFiles.get(baseCommit);
+  if (!listed) {
+    listed = filesNamed(slotDir, baseCommit, 'CLAUDE.md');
+    claudeFiles.set(baseCommit, listed);
+    // A failure (a slot whose objects are gone) is that slot's: the next one asks again.
+    listed.catch(() => claudeFiles.delete(baseCommit));
+  }
+  return listed;
 }

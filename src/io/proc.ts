@@ -1,8 +1,8 @@
 // The one place ptg starts processes (git aside, in io/git.ts). Agents run in their own process
 // group so a timeout or Ctrl-C can end the agent together with every shell and tool it started.
-// Agents start with node's own spawn: their output goes to raw file descriptors, so execa's
-// streams had nothing to do, and loading execa cost every run 80 ms before its first agent
-// (measured: `node -e "import('execa')"`). execa runs the short commands, loaded when first used.
+// Agents and the short commands start with node's own spawn: an agent's output goes to raw file
+// descriptors, so execa's streams had nothing to do, and loading execa cost every run 80 ms of the
+// main thread while its agents started and ended (measured: `node -e "import('execa')"`).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
@@ -34,33 +34,42 @@ export interface CommandResult {
   reason?: string;
 }
 
-/** Runs a short command (version checks, Python setup) and keeps its output, at most `maxOutput` characters. */
-export async function runCommand(
+/**
+ * Runs a short command (version checks, Python setup) and keeps its output (stdout and stderr as
+ * they come), at most `maxOutput` characters. `env` is added to ptg's own, as execa does.
+ */
+export function runCommand(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string | undefined>; shell?: boolean; timeoutMs?: number } = {},
+  opts: { cwd?: string; env?: Record<string, string | undefined>; shell?: boolean; timeoutMs?: number; maxOutput?: number } = {},
 ): Promise<CommandResult> {
-  const { execa } = await import('execa');
-  const result = await execa(cmd, args, {
-    cwd: opts.cwd,
-    env: opts.env,
-    shell: opts.shell,
-    reject: false,
-    all: true,
-    stdin: 'ignore',
-    timeout: opts.timeoutMs,
-    maxBuffer: 10_000_000,
+  const maxOutput = opts.maxOutput ?? 10_000_000;
+  return new Promise((resolve) => {
+    let output = '';
+    let timedOut = false;
+    let settled = false;
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env && { ...process.env, ...opts.env }, shell: opts.shell, stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: string) => {
+      if (output.length < maxOutput) output += chunk.slice(0, maxOutput - output.length);
+    };
+    child.stdout!.setEncoding('utf8').on('data', take);
+    child.stderr!.setEncoding('utf8').on('data', take);
+    const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), opts.timeoutMs) : undefined;
+    const done = (result: CommandResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => done({ ok: false, output: '', reason: error.code === 'ENOENT' ? `${cmd} not found` : `${cmd}: ${error.message}` }));
+    child.once('close', (code, signal) => {
+      const text = output.trim();
+      if (code === 0 && !timedOut) return done({ ok: true, exitCode: 0, output: text });
+      const last = text.split('\n').filter(Boolean).at(-1);
+      const reason = timedOut ? `${cmd} timed out` : `\`${[cmd, ...args].join(' ')}\` exited with ${code ?? signal}${last ? `: ${last}` : ''}`;
+      done({ ok: false, exitCode: code ?? undefined, output: text, reason });
+    });
   });
-  const output = String(result.all ?? '').trim();
-  if (!result.failed) return { ok: true, exitCode: 0, output };
-  const last = output.split('\n').filter(Boolean).at(-1);
-  const reason =
-    (result as { code?: string }).code === 'ENOENT'
-      ? `${cmd} not found`
-      : result.timedOut
-        ? `${cmd} timed out`
-        : `\`${[cmd, ...args].join(' ')}\` exited with ${result.exitCode ?? result.signal}${last ? `: ${last}` : ''}`;
-  return { ok: false, exitCode: result.exitCode, output, reason };
 }
 
 export type StopReason = 'timeout' | 'idle' | 'interrupt' | 'after_result' | 'error';
