@@ -311,7 +311,7 @@ function sleep(ms: number): Promise<void> {
 /** changes.patch, changed-files.txt, copies of the changed files, pyright's verdict, leftovers in ignored paths. */
 async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: SlotState, status: ExperimentStatus): Promise<void> {
   const file = (name: string) => path.join(exp.dir, name);
-  const { files, tree } = await diffWorktree(exp.slotDir, exp.baseCommit, file(FILES.patch));
+  const { files, tree, ignored: ignoredNow } = await diffWorktree(exp.slotDir, exp.baseCommit, file(FILES.patch));
   status.changedFiles = files;
   await fs.writeFile(file(FILES.changed), files.map((f) => `${f.status}\t${f.path}\n`).join(''));
   const present = files.filter((f) => f.status !== 'D').map((f) => f.path);
@@ -319,7 +319,7 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
     await fs.copy(path.join(exp.slotDir, rel), path.join(file(FILES.files), rel)).catch(() => undefined);
   }
   status.testFiles = present.filter((p) => TEST_FILE.test(p));
-  const ignored = await agentLeftovers(slot);
+  const ignored = await agentLeftovers(slot, ignoredNow);
   if (ignored.length) status.ignoredFiles = ignored;
   // The slot now holds exactly what changes.patch records: the next reset need not save it again.
   const fresh = (await readSlot(ctx.workspace, exp.slot)) ?? slot;

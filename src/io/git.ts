@@ -134,7 +134,12 @@ export interface WorktreeStatus {
 
 /** HEAD, whether the work tree is clean, and what sits in ignored paths: one git process. */
 export async function worktreeStatus(dir: string): Promise<WorktreeStatus> {
-  const out = await gitRaw(dir, ['-c', 'core.quotePath=false', 'status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignored=traditional', '-z']);
+  return parseStatus(await gitRaw(dir, ['-c', 'core.quotePath=false', ...STATUS]));
+}
+
+const STATUS = ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignored=traditional', '-z'];
+
+function parseStatus(out: string): WorktreeStatus {
   const entries = out.split('\0').filter(Boolean);
   return {
     head: entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length),
@@ -237,26 +242,29 @@ export interface ChangedFile {
 /**
  * Writes everything that differs between `base` and the work tree (commits, uncommitted
  * changes and new files) to `patchFile` as a binary-safe patch, streamed, and returns the
- * changed files and the tree id of the work tree.
+ * changed files, the tree id of the work tree and what sits in ignored paths.
  */
-export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<{ files: ChangedFile[]; tree: string }> {
-  const namesFile = `${patchFile}.names-${process.pid}`;
+export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<{ files: ChangedFile[]; tree: string; ignored: string[] }> {
+  const [namesFile, statusFile] = ['names', 'status'].map((what) => `${patchFile}.${what}-${process.pid}`) as [string, string];
   try {
     const tree = await onWorktreeIndex(
       dir,
       [
         'git diff --cached --binary --no-color --no-ext-diff "$1" > "$2"',
         'git -c core.quotePath=false diff --cached --name-status --no-renames -z "$1" > "$3"',
+        // What is ignored does not depend on the index: the copy's answer is the slot's.
+        `git -c core.quotePath=false ${STATUS.join(' ')} > "$4"`,
         'git write-tree',
       ].join('\n'),
-      [base, patchFile, namesFile],
+      [base, patchFile, namesFile, statusFile],
     );
     const fields = (await fs.readFile(namesFile, 'utf8')).split('\0');
     const files: ChangedFile[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) files.push({ status: fields[i]!, path: fields[i + 1]! });
-    return { files, tree: tree.trim() };
+    return { files, tree: tree.trim(), ignored: parseStatus(await fs.readFile(statusFile, 'utf8')).ignored };
   } finally {
     await fs.remove(namesFile);
+    await fs.remove(statusFile);
   }
 }
 
