@@ -45,7 +45,9 @@ export const manyBench: Benchmark = {
       )) ctx.log(line);
       ctx.log(`ptg adds ${fmt.s(ptgMs - floorMs)} to the floor, ${((ptgMs - floorMs) / STPS).toFixed(0)} ms of wall per experiment; ptg walls ${t.ptg.map(fmt.s).join(', ')}; floor walls ${t.floor.map(fmt.s).join(', ')}`);
       return [
-        goal(`many: ${STPS} experiments -j ${JOBS}, wall vs ideal`, `${fmt.s(ptgMs)} = ${fmt.x(ptgMs / IDEAL_MS)} (floor ${fmt.x(floorMs / IDEAL_MS)})`, '≤ 1.30×', ptgMs / IDEAL_MS <= 1.3),
+        // Issue 22: ptg's own cost, against the same agents started without it (the ideal is out of reach of the floor itself on 2 cores).
+        goal(`many: ${STPS} experiments -j ${JOBS}, wall vs the floor`, `${fmt.x(medianRatio(t.ptg, t.floor))} (${fmt.s(ptgMs)}; floor ${fmt.s(floorMs)})`, '≤ 1.25×', medianRatio(t.ptg, t.floor) <= 1.25),
+        goal(`many: ${STPS} experiments -j ${JOBS}, wall vs ideal`, `${fmt.s(ptgMs)} = ${fmt.x(ptgMs / IDEAL_MS)} (floor ${fmt.x(floorMs / IDEAL_MS)})`, '—', true),
       ];
     } finally {
       removeDir(dir);
