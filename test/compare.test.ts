@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { compareReports } from '../src/core/compare.js';
+import { compareReports, worseBeyondNoise } from '../src/core/compare.js';
 import { checkNames, type Report, type ReportExperiment, statusText, totalsOf } from '../src/core/report.js';
 import { compareIds } from '../src/core/root.js';
+import { countDirections } from '../src/core/settings.js';
 import { comparisonMarkdown } from '../src/render/markdown.js';
 import { FAKE_AGENT, ptg, setUpWorkspace } from './support/fixtures.js';
 
@@ -205,6 +206,28 @@ describe('ptg compare: two runs of 6 STPs with --repeat 3', () => {
   });
 });
 
+describe('ptg compare: a check whose count is better higher', () => {
+  test('more tests in B is better with "better": "higher", and worse beyond the noise without it', async () => {
+    // A check of the user's counting the test functions the agent wrote: B writes 1 to 6 more per STP.
+    const tests = { name: 'tests', run: 'cat {files} | grep -c "^def test"', count: '^(\\d+)$' };
+    const stp = (id: string, n: number) => `# STP ${id}\nfake: write tests/test_${id}.py ${JSON.stringify(Array.from({ length: n }, (_, i) => `def test_${i}():\n    pass\n`).join(''))}\n`;
+    const ids = ['1', '2', '3', '4', '5', '6'];
+    const w = await setUpWorkspace(Object.fromEntries(ids.map((id) => [id, stp(id, 1)])), { checks: [{ ...tests, better: 'higher' }] });
+    assert.equal((await w.run(['v1', '--run-id', 'a'])).code, 0);
+    for (const id of ids) fs.writeFileSync(path.join(w.root, 'stps', `${id}.md`), stp(id, 1 + Number(id)));
+    assert.equal((await w.run(['v2', '--run-id', 'b'])).code, 0);
+    const higher = await ptg(['compare', 'v1@a', 'v2@b', '--json'], { cwd: w.root });
+    assert.equal(higher.code, 0, higher.stderr);
+    const count = JSON.parse(higher.stdout).metrics.find((m: Json) => m.key === 'check:tests:count');
+    assert.deepEqual([count.better, count.runs.map((r: Json) => r.estimate), count.paired[0].verdict], ['higher', [1, 4.5], 'better']);
+
+    fs.writeJsonSync(path.join(w.root, 'ptg.config.json'), { checks: [tests] });
+    const lower = await ptg(['compare', 'v1@a', 'v2@b', '--fail-on-regression'], { cwd: w.root });
+    assert.equal(lower.code, 1);
+    assert.match(lower.stderr, /^ptg: B \(v2@b\) is worse than A \(v1@a\) beyond the noise: .*tests count \(\+3\.50 per STP, p = 0\.031\)/m);
+  });
+});
+
 // Reports built by hand: what the CLI cannot easily make (another base commit, another context).
 function experiment(stp: string, status: ReportExperiment['status'], extra: Partial<ReportExperiment> = {}): ReportExperiment {
   return {
@@ -301,5 +324,27 @@ describe('compareReports', () => {
     // Only 4 of them: even 4 of 4 one way gives p = 0.125.
     const few = compareReports([report('v1', stps.map((s) => experiment(s, 'succeeded'))), report('v2', stps.map((s) => experiment(s, 'failed')))], compareIds);
     assert.match(comparisonMarkdown(few), /\| Success \| 4 \| −100 pp \| sign test: A higher in 4, B in 0 \| p = 0\.13 \| no detectable difference with n = 4 \(too few STPs for any p < 0\.05\) \|/);
+  });
+
+  test("a check's count is judged the way its config says: more tests better, more findings worse", () => {
+    // B finds 1 to 6 more of the check's count on every STP: exact signed-rank p = 2/2^6 (R: wilcox.test(1:6)$p.value = 0.03125).
+    const counted = (version: string, extra: number) => report(version, ['1', '2', '3', '4', '5', '6'].map((s) => experiment(s, 'succeeded', { checks: { tests: { passed: true, count: 2 + (extra ? Number(s) : 0), durationMs: 5 } } })));
+    const [a, b] = [counted('v1', 0), counted('v2', 1)];
+    const countOf = (c: ReturnType<typeof compareReports>) => c.metrics.find((m) => m.key === 'check:tests:count')!;
+    const findings = compareReports([a, b], compareIds);
+    assert.deepEqual([countOf(findings).better, countOf(findings).paired[0]!.verdict], ['lower', 'worse'], 'a count of findings unless said');
+    close(countOf(findings).paired[0]!.pValue, 0.03125, 'signed-rank p');
+    assert.deepEqual(worseBeyondNoise(findings).map((w) => w.metric.key), ['check:tests:count']);
+    const tests = compareReports([a, b], compareIds, { tests: 'higher' });
+    assert.deepEqual([countOf(tests).better, countOf(tests).paired[0]!.verdict], ['higher', 'better']);
+    assert.deepEqual(worseBeyondNoise(tests), [], 'no regression for --fail-on-regression');
+    assert.match(comparisonMarkdown(tests), /^\| tests count \| higher \|/m);
+  });
+
+  test('which way each check is better comes from the config of the versions compared; two ways for one check is an error', () => {
+    const config = { checks: ['pytest-collect', { name: 'tests', run: 'true', count: '(\\d+)', better: 'higher' as const }], versions: { v3: { checks: [{ name: 'tests', run: 'true' }] } } };
+    assert.deepEqual(countDirections(config, ['v1', 'v2']), { 'pytest-collect': 'higher', tests: 'higher' });
+    assert.deepEqual(countDirections(config, ['v3']), { tests: 'lower' });
+    assert.throws(() => countDirections(config, ['v1', 'v3']), { message: 'ptg.config.json: check "tests" is better "higher" for v1 and "lower" for v3: its counts cannot be compared; give both the same "better".' });
   });
 });

@@ -3,6 +3,7 @@ import { compareReports, worseBeyondNoise } from '../core/compare.js';
 import { findRun } from '../core/manifest.js';
 import { buildReport, modelReport } from '../core/report.js';
 import { compareIds, findVersion } from '../core/root.js';
+import { countDirections } from '../core/settings.js';
 import { EXIT, PtgError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
 import { comparisonHtml } from '../render/html.js';
@@ -28,7 +29,7 @@ export async function compareCommand(flags: GlobalFlags & { args: string[]; out?
   if (flags.failOnRegression && reports.length < 2) {
     throw new UsageError('--fail-on-regression needs two runs, a baseline and a candidate: `ptg compare v1 v2 --fail-on-regression`.');
   }
-  const comparison = compareReports(reports, compareIds);
+  const comparison = compareReports(reports, compareIds, countDirections(ctx.root.config, reports.map((r) => r.version)));
   const markdown = comparisonMarkdown(comparison);
   const base = path.join(flags.out ? path.resolve(flags.out) : ctx.workspace, `comparison_${comparison.runs.map((r) => r.label.replace(/[^\w.@-]/g, '_')).join('_vs_')}`);
   await writeFileAtomic(`${base}.md`, markdown);

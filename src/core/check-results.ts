@@ -1,6 +1,14 @@
 // What checks decided, as status.json, the manifest and the reports keep it: apart from
 // core/checks.ts (which runs processes) so that reports load nothing but this.
 
+/** Which way a check's count is good: fewer findings, or more tests. */
+export type Better = 'higher' | 'lower';
+
+/** The direction of a count when the config gives none: pytest-collect counts tests, every other check findings. */
+export function defaultBetter(check: string): Better {
+  return check === 'pytest-collect' ? 'higher' : 'lower';
+}
+
 /** One check's verdict, as status.json keeps it under `checks.<name>`. */
 export interface CheckResult {
   /** null: the check could not run (its tool is missing, nothing to check): no verdict on the agent. */
@@ -11,8 +19,10 @@ export interface CheckResult {
   error?: string;
   /** It did not run because the agent changed nothing it checks (no Python file, no test file). */
   nothingToCheck?: true;
-  /** What failed, in one line: pytest's first collection error. */
+  /** What failed, in one line: pytest's first collection error, `timed out after 20m`. */
   detail?: string;
+  /** Ended at its `timeout`: it did not pass. */
+  timedOut?: true;
 }
 
 export type CheckResults = Record<string, CheckResult>;

@@ -8,10 +8,11 @@ import fs from 'fs-extra';
 import { writeJsonAtomic } from '../io/files.js';
 import { startAgent } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
-import type { CheckResult, CheckResults } from './check-results.js';
+import { type Better, type CheckResult, type CheckResults, defaultBetter } from './check-results.js';
+import { parseDuration } from './duration.js';
 
-/** A check as ptg.config.json gives it: a built-in's name, or a command of the user's. */
-export type CheckConfig = string | { name: string; run: string; count?: string };
+/** A check as ptg.config.json gives it: a built-in's name (or `{ name, timeout }`), or a command of the user's. */
+export type CheckConfig = string | { name: string; run?: string; count?: string; timeout?: string | number; better?: Better };
 
 export interface CheckSpec {
   name: string;
@@ -19,6 +20,9 @@ export interface CheckSpec {
   run?: string;
   /** A named parser (`json-length`, `pyright`, `ruff`, `pytest`) or a regex with one group. */
   count?: string;
+  /** How long it may take before it is ended, and then did not pass. */
+  timeoutMs: number;
+  better: Better;
 }
 
 export const BUILTIN_CHECKS = ['pyright', 'pytest-collect'] as const;
@@ -26,23 +30,46 @@ export const COUNT_PARSERS = ['json-length', 'pyright', 'ruff', 'pytest'] as con
 export const DEFAULT_CHECKS: CheckConfig[] = ['pyright'];
 export const CHECKS_DIR = 'checks';
 
-/** A check may take this long; longer, it is ended and could not run. */
-const CHECK_TIMEOUT_MS = 10 * 60_000;
+/** A check may take this long unless its `timeout` says otherwise. */
+export const CHECK_TIMEOUT_MS = 10 * 60_000;
 
-/** The checks of a config list, checked: unknown built-ins, twice the same name and bad counts are the user's error (a one-line string). */
+const isBuiltin = (name: string): name is NonNullable<CheckSpec['builtin']> => (BUILTIN_CHECKS as readonly string[]).includes(name);
+
+/** The checks of a config list, checked: unknown built-ins, twice the same name, bad counts and timeouts are the user's error (a one-line string). */
 export function checkSpecs(list: CheckConfig[] = DEFAULT_CHECKS): CheckSpec[] {
   const specs = list.map((entry): CheckSpec => {
-    if (typeof entry === 'string') {
-      if (!(BUILTIN_CHECKS as readonly string[]).includes(entry)) throw new Error(`unknown check "${entry}": the built-in checks are ${BUILTIN_CHECKS.join(', ')}; give others as { "name", "run", "count" }`);
-      return { name: entry, builtin: entry as CheckSpec['builtin'] };
+    const e = typeof entry === 'string' ? { name: entry } : entry;
+    const timeoutMs = e.timeout === undefined ? CHECK_TIMEOUT_MS : checkTimeout(e.timeout, e.name);
+    if (e.run === undefined) {
+      if (!isBuiltin(e.name)) {
+        throw new Error(typeof entry === 'string'
+          ? `unknown check "${e.name}": the built-in checks are ${BUILTIN_CHECKS.join(', ')}; give others as { "name", "run", "count" }`
+          : `check "${e.name}" has no "run": give its shell command, or name a built-in check (${BUILTIN_CHECKS.join(', ')})`);
+      }
+      if (e.count !== undefined || e.better !== undefined) throw new Error(`check "${e.name}" is built in: it takes a "timeout", but its count and which way it is better are its own`);
+      return { name: e.name, builtin: e.name, timeoutMs, better: defaultBetter(e.name) };
     }
-    if (entry.count && !(COUNT_PARSERS as readonly string[]).includes(entry.count)) countRegex(entry.count, entry.name);
-    return { name: entry.name, run: entry.run, count: entry.count };
+    if (e.count && !(COUNT_PARSERS as readonly string[]).includes(e.count)) countRegex(e.count, e.name);
+    return { name: e.name, run: e.run, count: e.count, timeoutMs, better: e.better ?? 'lower' };
   });
   const names = specs.map((s) => s.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new Error(`check "${twice}" is given twice: names must differ, they name the results`);
   return specs;
+}
+
+function checkTimeout(value: string | number, check: string): number {
+  try {
+    return parseDuration(value, 'timeout');
+  } catch (error) {
+    throw new Error(`check "${check}": ${(error as Error).message.replace(/\.$/, '')}`);
+  }
+}
+
+/** 1_200_000 -> "20m": a timeout as the config would give it. */
+export function timeoutText(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }
 
 function countRegex(source: string, check: string): RegExp {
@@ -81,29 +108,30 @@ export async function runCheck(spec: CheckSpec, target: CheckTarget): Promise<Ch
   await fs.ensureDir(target.outDir);
   let result: Omit<CheckResult, 'durationMs'>;
   try {
-    result = spec.builtin === 'pyright' ? await pyright(target) : spec.builtin === 'pytest-collect' ? await pytestCollect(target) : await userCheck(spec, target);
+    result = spec.builtin === 'pyright' ? await pyright(spec, target) : spec.builtin === 'pytest-collect' ? await pytestCollect(spec, target) : await userCheck(spec, target);
   } catch (error) {
     result = { passed: null, count: null, error: `could not run: ${(error as Error).message.split('\n')[0]}` };
   }
   return { ...result, durationMs: Date.now() - started };
 }
 
-async function pyright(t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>> {
+async function pyright(spec: CheckSpec, t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>> {
   if (t.pythonFiles.length === 0) return nothingToCheck();
-  const verdict = await checkPython(t.slotDir, t.pythonFiles, t.python);
+  const verdict = await checkPython(t.slotDir, t.pythonFiles, { python: t.python, timeoutMs: spec.timeoutMs, signal: t.signal });
   await writeJsonAtomic(path.join(t.outDir, 'pyright.json'), { format: 1, ...verdict });
+  if (verdict.timedOut) return timedOut(spec);
   if (verdict.failure) return { passed: null, count: null, error: verdict.failure };
   return { passed: verdict.errors === 0, count: verdict.errors };
 }
 
 /** Does each generated test import and collect, and how many test items: `python -m pytest --collect-only -q`. */
-async function pytestCollect(t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>> {
+async function pytestCollect(spec: CheckSpec, t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>> {
   if (t.testFiles.length === 0) return { passed: null, count: null, error: 'no test files changed', nothingToCheck: true };
   const python = t.python ?? 'python3';
-  const out = await runToFiles(python, ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', ...t.testFiles], 'pytest-collect', t);
+  const out = await runToFiles(python, ['-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider', ...t.testFiles], spec, t);
   if (out.missing) return { passed: null, count: null, error: `${python} not found` };
+  if (out.stoppedFor) return stopped(spec, out.stoppedFor);
   if (/No module named pytest/.test(out.stderr)) return { passed: null, count: null, error: `pytest is not installed for ${t.python ? "the slot's .venv" : python}: add it to the slot's Python setup` };
-  if (out.stopped) return { passed: null, count: null, error: `ended after ${CHECK_TIMEOUT_MS / 60_000} minutes` };
   const count = parseCount('pytest', out.stdout);
   // 0: collected; 5: nothing to collect; 2: errors during collection; others: pytest could not run.
   if (out.exitCode === 0 || out.exitCode === 5 || out.exitCode === 2) {
@@ -127,12 +155,21 @@ async function userCheck(spec: CheckSpec, t: CheckTarget): Promise<Omit<CheckRes
   const wantsFiles = spec.run!.includes('{files}');
   if (wantsFiles && t.pythonFiles.length === 0) return nothingToCheck();
   const command = spec.run!.replaceAll('{files}', t.pythonFiles.map(shellQuote).join(' '));
-  const out = await runToFiles('/bin/sh', ['-c', command], spec.name, t);
-  if (out.stopped) return { passed: null, count: null, error: `ended after ${CHECK_TIMEOUT_MS / 60_000} minutes` };
+  const out = await runToFiles('/bin/sh', ['-c', command], spec, t);
+  if (out.stoppedFor) return stopped(spec, out.stoppedFor);
   // The shell's "not found" statuses: the check's tool is missing, which says nothing of the agent.
   if (out.exitCode === 127 || out.exitCode === 126) return { passed: null, count: null, error: `${lastLine(out.stderr) || 'its command was not found'}` };
   const count = spec.count ? parseCount(spec.count, `${out.stdout}\n${out.stderr}`, spec.name) : null;
   return { passed: out.exitCode === 0, count };
+}
+
+/** A check that ran out of time did not pass: whatever it would have found, the agent's files kept it from finishing. */
+function timedOut(spec: CheckSpec): Omit<CheckResult, 'durationMs'> {
+  return { passed: false, count: null, timedOut: true, detail: `timed out after ${timeoutText(spec.timeoutMs)}` };
+}
+
+function stopped(spec: CheckSpec, reason: string): Omit<CheckResult, 'durationMs'> {
+  return reason === 'timeout' ? timedOut(spec) : { passed: null, count: null, error: 'interrupted' };
 }
 
 function nothingToCheck(): Omit<CheckResult, 'durationMs'> {
@@ -192,12 +229,12 @@ const READ_BACK = 32 * 1024 * 1024;
  * Runs a check's process like an agent (its own group, marked, watched: nothing outlives ptg),
  * its output straight to `checks/<name>.txt` and `.stderr.txt`, and reads the output back.
  */
-async function runToFiles(command: string, args: string[], name: string, t: CheckTarget) {
-  const stdoutFile = path.join(t.outDir, `${name}.txt`);
-  const stderrFile = path.join(t.outDir, `${name}.stderr.txt`);
+async function runToFiles(command: string, args: string[], spec: CheckSpec, t: CheckTarget) {
+  const stdoutFile = path.join(t.outDir, `${spec.name}.txt`);
+  const stderrFile = path.join(t.outDir, `${spec.name}.stderr.txt`);
   const venvBin = t.python ? path.dirname(t.python) : undefined;
   const env = { ...t.env, PATH: [venvBin, t.env.PATH].filter(Boolean).join(path.delimiter) };
-  const handle = startAgent({ command, args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: CHECK_TIMEOUT_MS });
+  const handle = startAgent({ command, args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: spec.timeoutMs });
   const onAbort = () => handle.stop('interrupt', 1000);
   t.signal?.addEventListener('abort', onAbort, { once: true });
   const exit = await handle.exit.finally(() => t.signal?.removeEventListener('abort', onAbort));
@@ -214,7 +251,7 @@ async function runToFiles(command: string, args: string[], name: string, t: Chec
   // Empty stderr files say nothing: keep only the ones that hold something.
   const stderr = await read(stderrFile);
   if (!stderr) await fs.remove(stderrFile);
-  return { missing: Boolean(exit.spawnError), exitCode: exit.exitCode, signal: exit.signal, stopped: Boolean(exit.stoppedFor), stdout: await read(stdoutFile), stderr };
+  return { missing: Boolean(exit.spawnError), exitCode: exit.exitCode, signal: exit.signal, stoppedFor: exit.stoppedFor, stdout: await read(stdoutFile), stderr };
 }
 
 export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;

@@ -14,6 +14,7 @@
 // enough to keep the other commands from paying: this module is reached only from
 // commands/compare.ts, which cli.ts imports when `ptg compare` runs, and render/ imports nothing
 // but its types. That keeps compareReports synchronous and pure.
+import { type Better, defaultBetter } from './check-results.js';
 import type { Report, ReportExperiment, ReportStatus, ReportTotals } from './report.js';
 import { type Interval, mcnemarExact, meanInterval, pairsNeeded, signedRank, verdict, wilson } from './stats.js';
 
@@ -36,8 +37,7 @@ export interface ComparisonAggregate extends ReportTotals {
   successRate: number;
 }
 
-/** Which way is good for a metric. */
-export type Better = 'higher' | 'lower';
+export type { Better };
 
 export interface ComparedMetric {
   /** `success`, `check:<name>:passed`, `check:<name>:count`, `cost`, `duration`, `turns`. */
@@ -144,8 +144,8 @@ export const DETECT_DIFFERENCE = 0.2;
  */
 const ENDED: ReadonlySet<ReportStatus> = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);
 
-/** A count where more is better; for every other check's count (pyright's errors, a linter's findings) fewer is. */
-const MORE_IS_BETTER: ReadonlySet<string> = new Set(['pytest-collect']);
+/** Which way each check's count is good, by name: its `better` in the config. A check not named goes by `defaultBetter`. */
+export type CountDirections = Record<string, Better>;
 
 interface MetricSpec {
   key: string;
@@ -157,7 +157,7 @@ interface MetricSpec {
   of: (e: ReportExperiment) => number | undefined;
 }
 
-function metricSpecs(checks: string[]): MetricSpec[] {
+function metricSpecs(checks: string[], directions: CountDirections): MetricSpec[] {
   const ended = (e: ReportExperiment) => ENDED.has(e.status);
   const verdictOf = (name: string) => (e: ReportExperiment) => {
     const passed = e.checks[name]?.passed;
@@ -168,7 +168,7 @@ function metricSpecs(checks: string[]): MetricSpec[] {
     { key: 'success', kind: 'rate', unit: 'rate', better: 'higher', of: (e) => (ended(e) ? Number(e.status === 'succeeded') : undefined) },
     ...checks.flatMap((name): MetricSpec[] => [
       { key: `check:${name}:passed`, check: name, kind: 'rate', unit: 'rate', better: 'higher', of: verdictOf(name) },
-      { key: `check:${name}:count`, check: name, kind: 'mean', unit: 'count', better: MORE_IS_BETTER.has(name) ? 'higher' : 'lower', of: countOf(name) },
+      { key: `check:${name}:count`, check: name, kind: 'mean', unit: 'count', better: directions[name] ?? defaultBetter(name), of: countOf(name) },
     ]),
     { key: 'cost', kind: 'mean', unit: 'usd', better: 'lower', of: (e) => e.costUsd },
     { key: 'duration', kind: 'mean', unit: 'ms', better: 'lower', of: (e) => (ended(e) ? e.durationMs : undefined) },
@@ -245,7 +245,7 @@ function sampleSizeOf(stps: Groups, run: number): SampleSize | undefined {
 
 /** Per STP in both runs: the rates (success, each check's pass rate) that went down in B, and those that went up. */
 function changesOf(stps: Groups, checks: string[], run: number): { worse: StpChange[]; better: StpChange[] } {
-  const rates = metricSpecs(checks).filter((s) => s.kind === 'rate');
+  const rates = metricSpecs(checks, {}).filter((s) => s.kind === 'rate');
   const worse: StpChange[] = [];
   const better: StpChange[] = [];
   for (const { stp, runs } of stps) {
@@ -298,9 +298,10 @@ function warningsOf(reports: Report[], runs: ComparedRun[], stps: Groups, i: num
 
 /**
  * Lines runs up by STP id (and repeat), never by position: an STP missing from one run is a gap,
- * not a shift. Then the statistics of every metric, each later run against the first.
+ * not a shift. Then the statistics of every metric, each later run against the first; a check's
+ * count is better lower unless `directions` says higher.
  */
-export function compareReports(reports: Report[], order: (a: string, b: string) => number): Comparison {
+export function compareReports(reports: Report[], order: (a: string, b: string) => number, directions: CountDirections = {}): Comparison {
   const stpIds = [...new Set(reports.flatMap((r) => r.experiments.map((e) => e.stp)))].sort(order);
   const checks = [...new Set(reports.flatMap((r) => r.checks))];
   const runs = reports.map((r): ComparedRun => ({
@@ -322,7 +323,7 @@ export function compareReports(reports: Report[], order: (a: string, b: string) 
     return repeats.map((repeat) => ({ stp, repeat, cells: cells.map((list) => list.find((e) => (e.repeat ?? 1) === repeat)) }));
   });
   const later = reports.map((_, i) => i).slice(1);
-  const metrics = metricSpecs(checks).flatMap((spec): ComparedMetric[] => {
+  const metrics = metricSpecs(checks, directions).flatMap((spec): ComparedMetric[] => {
     const perRun = reports.map((r) => intervalOf(spec, r.experiments));
     // A check without counts (a command judged by its exit status alone) has no count metric.
     if (perRun.every((i) => i.n === 0)) return [];

@@ -6,6 +6,8 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const envName = z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"');
 /** `NAME` (passed through from ptg's environment) or `NAME=VALUE`. */
 const envEntry = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(=.*)?$/s, 'NAME or NAME=VALUE');
+/** "90s", "30m", "2h", or a number of seconds: read by core/duration.ts. */
+const duration = z.union([z.string().min(1), z.number().positive()]);
 
 /** Settings that hold for every version, or for one under `versions`. */
 const runSettings = {
@@ -23,7 +25,8 @@ const runSettings = {
   carry: z.array(z.string().min(1)).optional(),
   /**
    * Verdicts run in the slot after the agent ends: a built-in's name ("pyright", "pytest-collect")
-   * or `{ name, run, count }`, a shell command with `{files}`. None given: ["pyright"].
+   * or `{ name, timeout }`, or `{ name, run, count, better, timeout }`, a shell command with
+   * `{files}`. None given: ["pyright"]. Which check may take what is checked in core/checks.ts.
    */
   checks: z
     .array(
@@ -31,8 +34,12 @@ const runSettings = {
         z.string().min(1),
         z.strictObject({
           name: z.string().regex(/^[\w.-]+$/, 'a check name: letters, digits, "_", "-" and "."'),
-          run: z.string().min(1),
+          run: z.string().min(1).optional(),
           count: z.string().min(1).optional(),
+          /** Which way its count is good; default "lower" (findings). */
+          better: z.enum(['higher', 'lower']).optional(),
+          /** A duration such as "90s", "20m", or a number of seconds; default 10 minutes. */
+          timeout: duration.optional(),
         }),
       ]),
     )
@@ -60,7 +67,7 @@ export const Config = z.strictObject({
   /** Checks at once across a run's experiments (default: the number of cores), like --check-concurrency. */
   checkConcurrency: z.number().int().positive().optional(),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */
-  timeout: z.union([z.string().min(1), z.number().positive()]).optional(),
+  timeout: duration.optional(),
   /** USD: no experiment starts once the run's recorded cost reaches it, like --max-cost. */
   maxCost: z.number().positive().optional(),
   /** USD per experiment, passed to Claude Code as --max-budget-usd, like --max-cost-per-experiment. */
@@ -68,7 +75,7 @@ export const Config = z.strictObject({
   /** Runs an experiment again after a transient API error (429, 5xx, 529), at most this many times. */
   retries: z.number().int().min(0).optional(),
   /** Ends an agent that printed nothing for this long (Claude Code can stall): "5m", or seconds. */
-  idleTimeout: z.union([z.string().min(1), z.number().positive()]).optional(),
+  idleTimeout: duration.optional(),
   prompts: z
     .strictObject({
       /** Replaces `/${VERSION}-orchestrator STP file path: ${STP_PATH}`. */

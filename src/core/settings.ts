@@ -5,6 +5,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
 import { type Secret, secretsOf } from '../io/mask.js';
+import type { Better } from './check-results.js';
 import { type CheckSpec, checkSpecs } from './checks.js';
 import type { Config } from './config.js';
 
@@ -32,6 +33,24 @@ export function checksOf(settings: ReturnType<typeof versionSettings>): CheckSpe
   } catch (error) {
     throw new UsageError(`ptg.config.json: "checks": ${(error as Error).message}.`);
   }
+}
+
+/**
+ * Which way each check's count is good, over the versions compared (their `checks`, each
+ * checked). One check named with two directions is the user's error: its counts say opposite things.
+ */
+export function countDirections(config: Config, versions: string[]): Record<string, Better> {
+  const directions: Record<string, { better: Better; version: string }> = {};
+  for (const version of new Set(versions)) {
+    for (const spec of checksOf(versionSettings(config, version))) {
+      const seen = directions[spec.name];
+      if (seen && seen.better !== spec.better) {
+        throw new UsageError(`ptg.config.json: check "${spec.name}" is better "${seen.better}" for ${seen.version} and "${spec.better}" for ${version}: its counts cannot be compared; give both the same "better".`);
+      }
+      directions[spec.name] = { better: spec.better, version };
+    }
+  }
+  return Object.fromEntries(Object.entries(directions).map(([name, d]) => [name, d.better]));
 }
 
 /** A carried file's path: inside the repository, `/`-separated, no `..`. */

@@ -16,6 +16,8 @@ export interface PyrightVerdict {
   diagnostics: Diagnostic[];
   /** Set when pyright itself could not run: then the counts mean nothing. */
   failure?: string;
+  /** Ended at its timeout: no counts either. */
+  timedOut?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -24,14 +26,16 @@ const PYRIGHT = path.join(path.dirname(require.resolve('pyright/package.json')),
 
 /**
  * Checks `files` (paths relative to `cwd`) with pyright, resolving imports with `python` (the
- * slot's .venv interpreter) when given.
+ * slot's .venv interpreter) when given; ended at `timeoutMs` (default 10 minutes) or when `signal` aborts.
  */
-export async function checkPython(cwd: string, files: string[], python?: string): Promise<PyrightVerdict> {
+export async function checkPython(cwd: string, files: string[], opts: { python?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PyrightVerdict> {
   const verdict: PyrightVerdict = { files, errors: 0, warnings: 0, diagnostics: [] };
   if (files.length === 0) return verdict;
+  const { python } = opts;
   const args = [PYRIGHT, '--outputjson', ...(python ? ['--pythonpath', python] : []), ...files];
   const { execa } = await import('execa');
-  const result = await execa(process.execPath, args, { cwd, reject: false, stdin: 'ignore', timeout: 10 * 60_000 });
+  const result = await execa(process.execPath, args, { cwd, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 10 * 60_000, cancelSignal: opts.signal });
+  if (result.timedOut) return { ...verdict, timedOut: true, failure: `pyright timed out` };
   let report: any;
   try {
     report = JSON.parse(result.stdout);
