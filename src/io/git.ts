@@ -5,11 +5,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import fs from 'fs-extra';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { PtgError } from '../errors.js';
 
-function git(dir: string): SimpleGit {
-  return simpleGit({ baseDir: dir, config: ['core.quotePath=false'] });
+// Loaded when first used (25 ms): a run's path around its agents goes through gitRaw alone.
+async function git(dir?: string): Promise<SimpleGit> {
+  const { simpleGit } = await import('simple-git');
+  return dir === undefined ? simpleGit() : simpleGit({ baseDir: dir, config: ['core.quotePath=false'] });
 }
 
 /**
@@ -50,19 +52,19 @@ export async function updateMirror(mirrorDir: string, url: string, ref?: string)
     if (!(await fs.pathExists(path.join(mirrorDir, 'HEAD')))) {
       await fs.remove(mirrorDir);
       await fs.ensureDir(path.dirname(mirrorDir));
-      await simpleGit().clone(url, mirrorDir, ['--bare', '--quiet']);
+      await (await git()).clone(url, mirrorDir, ['--bare', '--quiet']);
       // A mirror's objects are shared by hard links with every slot: never prune them.
-      await git(mirrorDir).addConfig('gc.auto', '0');
+      await (await git(mirrorDir)).addConfig('gc.auto', '0');
     } else {
-      await git(mirrorDir).remote(['set-url', 'origin', url]);
-      await git(mirrorDir).fetch(['--quiet', '--tags', '--force', 'origin', '+refs/heads/*:refs/heads/*']);
+      await (await git(mirrorDir)).remote(['set-url', 'origin', url]);
+      await (await git(mirrorDir)).fetch(['--quiet', '--tags', '--force', 'origin', '+refs/heads/*:refs/heads/*']);
     }
   } catch (error) {
     throw new PtgError(`Cannot fetch ${url}: ${gitReason(error)}`, 1);
   }
   const wanted = ref ?? 'HEAD';
   try {
-    return (await git(mirrorDir).revparse(['--verify', '--quiet', `${wanted}^{commit}`])).trim();
+    return (await (await git(mirrorDir)).revparse(['--verify', '--quiet', `${wanted}^{commit}`])).trim();
   } catch {
     throw new PtgError(`Ref "${wanted}" is not a branch, tag or commit of ${url}.`, 2);
   }
@@ -72,7 +74,7 @@ export async function updateMirror(mirrorDir: string, url: string, ref?: string)
 export async function isCheckout(dir: string): Promise<boolean> {
   if (!(await fs.pathExists(path.join(dir, '.git')))) return false;
   try {
-    const top = (await git(dir).revparse(['--show-toplevel'])).trim();
+    const top = (await (await git(dir)).revparse(['--show-toplevel'])).trim();
     return path.resolve(top) === (await fs.realpath(dir));
   } catch {
     return false;
@@ -81,19 +83,19 @@ export async function isCheckout(dir: string): Promise<boolean> {
 
 /** A full, independent checkout of the mirror; objects are hard-linked, not copied. */
 export async function cloneSlot(mirrorDir: string, slotDir: string, commit: string): Promise<void> {
-  await simpleGit().clone(mirrorDir, slotDir, ['--quiet', '--no-checkout']);
-  await git(slotDir).checkout(['--quiet', '--detach', commit]);
+  await (await git()).clone(mirrorDir, slotDir, ['--quiet', '--no-checkout']);
+  await (await git(slotDir)).checkout(['--quiet', '--detach', commit]);
 }
 
 /** Makes `commit` available in an existing slot, from the local mirror. */
 export async function fetchFromMirror(slotDir: string, mirrorDir: string, commit: string): Promise<void> {
-  await git(slotDir).fetch(['--quiet', '--tags', mirrorDir, '+refs/heads/*:refs/remotes/origin/*']);
-  if (!(await hasCommit(slotDir, commit))) await git(slotDir).fetch(['--quiet', mirrorDir, commit]);
+  await (await git(slotDir)).fetch(['--quiet', '--tags', mirrorDir, '+refs/heads/*:refs/remotes/origin/*']);
+  if (!(await hasCommit(slotDir, commit))) await (await git(slotDir)).fetch(['--quiet', mirrorDir, commit]);
 }
 
 export async function hasCommit(dir: string, commit: string): Promise<boolean> {
   try {
-    await git(dir).raw(['cat-file', '-e', `${commit}^{commit}`]);
+    await (await git(dir)).raw(['cat-file', '-e', `${commit}^{commit}`]);
     return true;
   } catch {
     return false;
@@ -104,11 +106,11 @@ export async function hasCommit(dir: string, commit: string): Promise<boolean> {
 export async function applyPatch(dir: string, patchFile: string): Promise<void> {
   // git refuses an empty patch ("No valid patches in input"): an agent that changed nothing left one.
   if ((await fs.stat(patchFile)).size === 0) return;
-  await git(dir).raw(['apply', '--whitespace=nowarn', patchFile]);
+  await (await git(dir)).raw(['apply', '--whitespace=nowarn', patchFile]);
 }
 
 export async function headCommit(dir: string): Promise<string> {
-  return (await git(dir).revparse(['HEAD'])).trim();
+  return (await (await git(dir)).revparse(['HEAD'])).trim();
 }
 
 /**
@@ -117,8 +119,8 @@ export async function headCommit(dir: string): Promise<string> {
  * Callers save the work first.
  */
 export async function resetTo(dir: string, commit: string): Promise<void> {
-  await git(dir).raw(['checkout', '--quiet', '--force', '--detach', commit]);
-  await git(dir).raw(['clean', '--quiet', '-fd']);
+  await (await git(dir)).raw(['checkout', '--quiet', '--force', '--detach', commit]);
+  await (await git(dir)).raw(['clean', '--quiet', '-fd']);
 }
 
 export interface WorktreeStatus {
@@ -150,15 +152,15 @@ function parseStatus(out: string): WorktreeStatus {
 
 /** The work tree's modified and new files (not ignored ones, not deleted ones), repository paths. */
 export async function changedPaths(dir: string): Promise<string[]> {
-  const out = await git(dir).raw(['status', '--porcelain=v1', '--untracked-files=all', '--no-renames', '-z']);
+  const out = await (await git(dir)).raw(['status', '--porcelain=v1', '--untracked-files=all', '--no-renames', '-z']);
   return out.split('\0').filter(Boolean).filter((e) => !e.startsWith(' D') && !e.startsWith('D ')).map((e) => e.slice(3));
 }
 
 /** Puts `paths` back as they are at `commit`: checked out where tracked there, else removed. */
 export async function restorePaths(dir: string, commit: string, paths: string[]): Promise<void> {
   if (paths.length === 0) return;
-  const tracked = (await git(dir).raw(['ls-tree', '-r', '--name-only', '-z', commit, '--', ...paths])).split('\0').filter(Boolean);
-  if (tracked.length) await git(dir).raw(['checkout', commit, '--', ...tracked]);
+  const tracked = (await (await git(dir)).raw(['ls-tree', '-r', '--name-only', '-z', commit, '--', ...paths])).split('\0').filter(Boolean);
+  if (tracked.length) await (await git(dir)).raw(['checkout', commit, '--', ...tracked]);
   for (const p of paths.filter((p) => !tracked.includes(p))) await fs.remove(path.join(dir, p));
 }
 
@@ -175,12 +177,12 @@ export async function hasOwnRepository(dir: string): Promise<boolean> {
 
 /** Keeps a commit reachable under refs/ptg/kept/<name> so moving HEAD cannot orphan it. */
 export async function keepRef(dir: string, name: string, commit: string): Promise<void> {
-  await git(dir).raw(['update-ref', `refs/ptg/kept/${name}`, commit]);
+  await (await git(dir)).raw(['update-ref', `refs/ptg/kept/${name}`, commit]);
 }
 
 /** Appends ptg's patterns to `.git/info/exclude` once. */
 export async function ensureExcluded(dir: string, patterns: string[]): Promise<void> {
-  const gitDir = (await git(dir).revparse(['--absolute-git-dir'])).trim();
+  const gitDir = (await (await git(dir)).revparse(['--absolute-git-dir'])).trim();
   const file = path.join(gitDir, 'info', 'exclude');
   const text = (await fs.readFile(file, 'utf8').catch(() => '')) as string;
   const lines = new Set(text.split('\n'));
@@ -191,7 +193,7 @@ export async function ensureExcluded(dir: string, patterns: string[]): Promise<v
 }
 
 export async function treeOf(dir: string, commit: string): Promise<string> {
-  return (await git(dir).revparse([`${commit}^{tree}`])).trim();
+  return (await (await git(dir)).revparse([`${commit}^{tree}`])).trim();
 }
 
 /**
@@ -205,7 +207,7 @@ export async function treeOf(dir: string, commit: string): Promise<string> {
 async function onWorktreeIndex(dir: string, script: string, args: string[]): Promise<string> {
   // Slots are plain clones: their git folder is .git, and asking git costs a process per call.
   const dotGit = path.join(dir, '.git');
-  const gitDir = (await fs.stat(dotGit).catch(() => undefined))?.isDirectory() ? dotGit : (await git(dir).revparse(['--absolute-git-dir'])).trim();
+  const gitDir = (await fs.stat(dotGit).catch(() => undefined))?.isDirectory() ? dotGit : (await (await git(dir)).revparse(['--absolute-git-dir'])).trim();
   const index = path.join(gitDir, `ptg-index-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const real = path.join(gitDir, 'index');
@@ -298,5 +300,5 @@ export async function commitFolderAsBare(work: string, bare: string, message: st
 
 /** `git --version`, for doctor. */
 export async function gitVersion(): Promise<string> {
-  return (await simpleGit().raw(['--version'])).trim();
+  return (await (await git()).raw(['--version'])).trim();
 }
