@@ -52,6 +52,7 @@ describe('golden files', () => {
       text
         .replaceAll(fs.realpathSync(w.dir), '<tmp>')
         .replaceAll(w.dir, '<tmp>')
+        .replaceAll(PROJECT, '<project>')
         .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
         .replace(/\b[0-9a-f]{40}\b|\b[0-9a-f]{12}\b/g, '<commit>')
         .replace(/pid \d+/g, 'pid <pid>');
