@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { parseCount } from '../src/core/checks.js';
-import { ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
+import { checkSpecs, parseCount, runCheck, timeoutText } from '../src/core/checks.js';
+import { isAlive, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
 
@@ -69,6 +69,27 @@ describe('checks', () => {
     assert.equal(r.stderr.trim(), 'ptg: ptg.config.json: "checks": unknown check "mypy": the built-in checks are pyright, pytest-collect; give others as { "name", "run", "count" }.');
     const w2 = await setUpWorkspace({ '1': '# STP 1\n' }, { checks: [{ name: 'x', run: 'true', count: 'no group' }] });
     assert.match((await w2.run(['v1'])).stderr, /^ptg: ptg.config.json: "checks": check "x": count "no group" needs exactly one group/);
+  });
+
+  test('a timeout per check, built-ins given as objects too; which way a count is better; each mistake one line', () => {
+    const [pyright, collect, todo, slow] = checkSpecs([{ name: 'pyright', timeout: '20m' }, 'pytest-collect', { name: 'todo', run: 'true', count: '(\\d+)' }, { name: 'tests', run: 'true', better: 'higher', timeout: 90 }]);
+    assert.deepEqual(pyright, { name: 'pyright', builtin: 'pyright', timeoutMs: 20 * 60_000, better: 'lower' });
+    assert.deepEqual([collect!.timeoutMs, collect!.better], [10 * 60_000, 'higher'], 'ten minutes unless said; pytest-collect counts tests');
+    assert.deepEqual([todo!.better, slow!.better, slow!.timeoutMs], ['lower', 'higher', 90_000]);
+    assert.throws(() => checkSpecs([{ name: 'x', run: 'true', timeout: 'soon' }]), { message: 'check "x": Invalid timeout "soon": use a number with a unit, like 90s, 30m or 2h' });
+    assert.throws(() => checkSpecs([{ name: 'mine', timeout: '1m' }]), { message: 'check "mine" has no "run": give its shell command, or name a built-in check (pyright, pytest-collect)' });
+    assert.throws(() => checkSpecs([{ name: 'pytest-collect', better: 'lower' }]), /check "pytest-collect" is built in: it takes a "timeout"/);
+    assert.equal(timeoutText(20 * 60_000), '20m');
+    assert.equal(timeoutText(1500), '1500ms');
+  });
+
+  test('a check that runs out of time is ended, process and all, and did not pass: "timed out after 300ms"', async () => {
+    const dir = tmpDir();
+    const pidFile = path.join(dir, 'pid');
+    const [spec] = checkSpecs([{ name: 'slow', run: `echo $$ > ${pidFile}; exec sleep 600`, timeout: '300ms' }]);
+    const result = await runCheck(spec!, { slotDir: dir, pythonFiles: [], testFiles: [], env: process.env, outDir: path.join(dir, 'checks') });
+    assert.deepEqual({ ...result, durationMs: 0 }, { passed: false, count: null, timedOut: true, detail: 'timed out after 300ms', durationMs: 0 });
+    assert.equal(isAlive(Number(fs.readFileSync(pidFile, 'utf8'))), false, 'its process is gone');
   });
 
   test('named count parsers read pyright, ruff and pytest output', () => {
