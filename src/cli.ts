@@ -144,12 +144,12 @@ function program(): Command {
   withGlobals(
     cli
       .command('verify')
-      .description("Run the checks again on a finished run's recorded changes, with no agent: the new results join each status.json beside the old")
+      .description("Run the checks again on a finished run's recorded changes in throwaway checkouts, with no agent: the new results join each status.json beside the old")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
       .option('--check <names>', 'only these checks, comma separated (default: every check of the version)', collect, [])
       .option('--stp <ids>', 'only these STPs, comma separated')
-      .option('--check-concurrency <n>', 'checks at once (default: the number of cores)')
+      .option('--check-concurrency <n>', 'experiments verified at once, each in a checkout of its own (default: the number of cores)')
       .addHelpText('after', examples(['ptg verify v2.1', 'ptg verify v2.1 20260209_143022 --check pytest-collect', 'ptg verify v3 --stp 1,3 --json'])),
     lazy(() => import('./commands/verify.js'), (m) => windsDown<VerifyFlags>(m.verifyCommand)),
   );

@@ -53,7 +53,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   const rows = results.map((r) => [
     experimentLabel(r.stp, r.model, r.repeat),
     ...checks.map((c) => (r.after ? `${checkCell(r.before[c.name])} → ${checkCell(r.after[c.name])}` : '—')),
-    r.skipped ? `not verified: ${r.skipped}` : r.savedPatch ? `unsaved work saved to ${r.savedPatch}` : '',
+    r.skipped ? `not verified: ${r.skipped}` : '',
   ]);
   for (const line of table(rows, ['STP', ...checks.map((c) => `${c.name} (before → now)`), ''])) ctx.print(line);
   const done = results.filter((r) => r.after).length;

@@ -31,7 +31,14 @@ function holderName(holder: LockInfo): string {
 const ADVICE: Record<string, string> = {
   clean: 'wait for it to end, then clean again.',
   handoff: 'wait for it to end, then hand off again.',
+  verify: 'wait for it to end, then verify again.',
 };
+
+/** What a lock file of this name guards, as a refusal names it: a slot, or a run (`lockRun`). */
+function lockedThing(name: string): string {
+  const run = /^run@(.+)@(.+)$/.exec(name);
+  return run ? `Run ${run[2]} of ${run[1]}` : `Slot ${name}`;
+}
 
 async function orphanAgent(ws: string, holder: LockInfo, slot: string): Promise<number | undefined> {
   // A handoff names the run it opened, whose agents are long gone: only a run's own can be orphans.
@@ -86,7 +93,7 @@ async function refusal(ws: string, slot: string, holder: LockInfo | 'unreadable'
   if (holder === 'unreadable') return undefined;
   if (isAlive(holder.pid)) {
     const advice = ADVICE[taker] ?? 'wait for it to end, or choose other STPs with --stp.';
-    return new UsageError(`Slot ${slot} is in use by ${holderName(holder)} (pid ${holder.pid}): ${advice}`);
+    return new UsageError(`${lockedThing(slot)} is in use by ${holderName(holder)} (pid ${holder.pid}): ${advice}`);
   }
   // ptg died without ending its agents (kill -9): one may still be writing in the slot.
   const orphan = await orphanAgent(ws, holder, slot);
@@ -186,4 +193,14 @@ export async function lockSlots(ws: string, slots: string[], info: Pick<LockInfo
     throw error;
   }
   return release;
+}
+
+/**
+ * Takes a run for this process: two `ptg verify` of one run would both add `verify-<n>` and
+ * write its status.json files over each other. Slots are not taken: verify works in checkouts
+ * of its own. Returns the release function.
+ */
+export function lockRun(ws: string, info: Required<Pick<LockInfo, 'command' | 'version' | 'runId'>>): Promise<() => Promise<void>> {
+  // `@` is in no slot's name, version or run id: compare's `v2.1@<run-id>` keeps it out.
+  return lockSlots(ws, [`run@${info.version}@${info.runId}`], info);
 }

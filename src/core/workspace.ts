@@ -13,6 +13,8 @@ export const paths = {
   saved: (ws: string) => path.join(ws, '.ptg', 'saved'),
   locks: (ws: string) => path.join(ws, '.ptg', 'locks'),
   runs: (ws: string) => path.join(ws, '.ptg', 'runs'),
+  /** `ptg verify`'s throwaway checkouts, `<pid>-<nonce>/<n>/`: removed when it ends, and by the next verify after a kill -9. */
+  checkouts: (ws: string) => path.join(ws, '.ptg', 'checkouts'),
   /** The agents' `--version` answers, so `ptg run` names the version before it asks (core/agent.ts). */
   agentVersions: (ws: string) => path.join(ws, '.ptg', 'agents.json'),
   /** Slots' installed files of other versions, moved out of the slot while an experiment runs. */

@@ -93,6 +93,25 @@ export async function fetchFromMirror(slotDir: string, mirrorDir: string, commit
   if (!(await hasCommit(slotDir, commit))) await (await git(slotDir)).fetch(['--quiet', mirrorDir, commit]);
 }
 
+/**
+ * A throwaway checkout of `commit` that borrows the mirror's objects (`--shared`): nothing is
+ * copied, nothing in the mirror changes, and removing the folder is all its clean-up. The mirror
+ * never collects garbage (`gc.auto` 0), so the objects stay while the checkout lives.
+ */
+export async function throwawayCheckout(mirrorDir: string, dir: string, commit: string): Promise<void> {
+  await (await git()).clone(mirrorDir, dir, ['--quiet', '--shared', '--no-checkout']);
+  await (await git(dir)).checkout(['--quiet', '--detach', commit]);
+}
+
+/** Brings `commit` into the mirror from its origin: by its id, else with every branch and tag (a server may refuse an id it does not advertise). */
+export async function fetchCommitIntoMirror(mirrorDir: string, commit: string): Promise<void> {
+  try {
+    await (await git(mirrorDir)).fetch(['--quiet', 'origin', commit]);
+  } catch {
+    await (await git(mirrorDir)).fetch(['--quiet', '--tags', '--force', 'origin', '+refs/heads/*:refs/heads/*']);
+  }
+}
+
 export async function hasCommit(dir: string, commit: string): Promise<boolean> {
   try {
     await (await git(dir)).raw(['cat-file', '-e', `${commit}^{commit}`]);
