@@ -55,8 +55,7 @@ function program(): Command {
   );
 
   withGlobals(
-    cli
-      .command('run')
+    sandboxOptions(cli.command('run'))
       .description('Run one version on every STP (or some) in parallel, each agent in its own slot')
       .argument('<version>', 'a version folder of the root, e.g. v2.1')
       .option('--stp <ids>', 'only these STPs, comma separated')
@@ -142,8 +141,7 @@ function program(): Command {
   );
 
   withGlobals(
-    cli
-      .command('verify')
+    sandboxOptions(cli.command('verify'))
       .description("Run the checks again on a finished run's recorded changes in throwaway checkouts, with no agent: the new results join each status.json beside the old")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
@@ -155,8 +153,7 @@ function program(): Command {
   );
 
   withGlobals(
-    cli
-      .command('handoff')
+    sandboxOptions(cli.command('handoff'))
       .description("Open an experiment's agent session again in its slot, the agent's files in place: interactive, or one question with --print")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
@@ -245,6 +242,14 @@ function program(): Command {
     ),
   );
   return cli;
+}
+
+/** Where a command's agents and checks run: the same three options wherever one starts them. */
+function sandboxOptions(cmd: Command): Command {
+  return cmd
+    .option('--sandbox <mode>', 'auto (bubblewrap where it works, else none with a warning), bwrap, none (env PTG_SANDBOX)')
+    .option('--sandbox-ro <path>', "show the agent this file or folder read-only, repeatable: --sandbox-ro ~/.kube/config", collect, [])
+    .option('--sandbox-rw <path>', 'show the agent this file or folder read-write, repeatable: --sandbox-rw ~/.cache/pip', collect, []);
 }
 
 function collect(value: string, previous: string[]): string[] {

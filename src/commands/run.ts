@@ -4,9 +4,10 @@ import { experimentLabel, statusLine } from '../core/experiment-folder.js';
 import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
 import { dryRunOf, executeRun, planRun } from '../core/run.js';
+import { sandboxSettings } from '../core/sandbox.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
-import { dryRunLines, finishedLine, interruptLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
+import { dryRunLines, finishedLine, interruptLine, warningLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
 
 export interface RunFlags extends GlobalFlags {
@@ -33,6 +34,9 @@ export interface RunFlags extends GlobalFlags {
   repeat?: string;
   shard?: string;
   shardFromEnv?: string;
+  sandbox?: string;
+  sandboxRo?: string[];
+  sandboxRw?: string[];
   signal: AbortSignal;
   ptgVersion: string;
 }
@@ -112,9 +116,11 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     checks: checksOf(settings),
     checkConcurrency: positiveInt(flags.checkConcurrency, '--check-concurrency') ?? config.checkConcurrency,
     retries: flags.retries === undefined ? config.retries : wholeNumber(flags.retries, '--retries'),
+    sandbox: sandboxSettings(flags, process.env, config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
     ptgVersion: flags.ptgVersion,
   };
   const plan = await planRun(req);
+  if (plan.sandbox.warning) process.stderr.write(`${warningLine(plan.sandbox.warning)}\n`);
   if (flags.dryRun) {
     const data = dryRunOf(plan, req);
     if (flags.json) printJson(data);

@@ -10,6 +10,7 @@ import { startAgent } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
 import { type Better, type CheckResult, type CheckResults, defaultBetter } from './check-results.js';
 import { parseDuration } from './duration.js';
+import type { Wrap } from './sandbox.js';
 
 /** A check as ptg.config.json gives it: a built-in's name (or `{ name, timeout }`), or a command of the user's. */
 export type CheckConfig = string | { name: string; run?: string; count?: string; timeout?: string | number; better?: Better };
@@ -90,6 +91,8 @@ export function defaultCheckConcurrency(): number {
 
 export interface CheckTarget {
   slotDir: string;
+  /** Runs a check's command in the slot's sandbox (core/sandbox.ts), when there is one. */
+  wrap?: Wrap;
   /** Changed Python files present in the slot, repository paths. */
   pythonFiles: string[];
   /** Of those, the test files. */
@@ -234,7 +237,8 @@ async function runToFiles(command: string, args: string[], spec: CheckSpec, t: C
   const stderrFile = path.join(t.outDir, `${spec.name}.stderr.txt`);
   const venvBin = t.python ? path.dirname(t.python) : undefined;
   const env = { ...t.env, PATH: [venvBin, t.env.PATH].filter(Boolean).join(path.delimiter) };
-  const handle = startAgent({ command, args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: spec.timeoutMs });
+  const run = t.wrap ? t.wrap(command, args) : { command, args };
+  const handle = startAgent({ command: run.command, args: run.args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: spec.timeoutMs });
   const onAbort = () => handle.stop('interrupt', 1000);
   t.signal?.addEventListener('abort', onAbort, { once: true });
   const exit = await handle.exit.finally(() => t.signal?.removeEventListener('abort', onAbort));

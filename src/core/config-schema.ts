@@ -64,6 +64,16 @@ export const Config = z.strictObject({
     })
     .optional(),
   concurrency: z.number().int().positive().optional(),
+  /**
+   * Where agents run: "auto" (bubblewrap where it works, else none with a warning), "bwrap", "none";
+   * or `{ mode, readOnly, readWrite }` with paths added to each agent's view (`~/…`, or relative to the root), like --sandbox.
+   */
+  sandbox: z
+    .union([
+      z.enum(['auto', 'bwrap', 'none']),
+      z.strictObject({ mode: z.enum(['auto', 'bwrap', 'none']).optional(), readOnly: z.array(z.string().min(1)).optional(), readWrite: z.array(z.string().min(1)).optional() }),
+    ])
+    .optional(),
   /** Checks at once across a run's experiments (default: the number of cores), like --check-concurrency. */
   checkConcurrency: z.number().int().positive().optional(),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */

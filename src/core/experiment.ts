@@ -5,6 +5,7 @@ import { copyMatching, writeFileAtomic } from '../io/files.js';
 import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
 import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
+import { bwrapFailure } from '../io/sandbox.js';
 import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from '../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
@@ -13,6 +14,7 @@ import { agentContext } from './agent-context.js';
 import { keepCarry, placeCarry } from './carry.js';
 import { CHECKS_DIR, type CheckSpec, type Limit, runChecks } from './checks.js';
 import { listFiles, parkOtherVersions, restoreParked } from './park.js';
+import { type Sandbox, slotView } from './sandbox.js';
 import { agentLeftovers, resetSlot } from './slot.js';
 import { readSlot, type SlotState, writeSlot } from './workspace.js';
 
@@ -37,6 +39,8 @@ export interface ExperimentContext {
   runId: string;
   agent: { command: string; args: string[] };
   env: NodeJS.ProcessEnv;
+  /** Where the agent and its checks run (core/sandbox.ts); none when unset. */
+  sandbox?: Sandbox;
   timeoutMs?: number;
   /** Ends an agent that printed nothing for this long: `timed_out`, reason `idle`. */
   idleTimeoutMs?: number;
@@ -101,7 +105,7 @@ function oneLineReason(error: unknown): string {
 
 function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatus {
   const { stp, repeat, slot, baseCommit } = exp;
-  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, requestedModel: exp.model, slot, baseCommit, state: 'running', timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs };
+  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, requestedModel: exp.model, slot, baseCommit, state: 'running', sandbox: ctx.sandbox?.record, timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs };
 }
 
 async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<ExperimentStatus> {
@@ -173,11 +177,14 @@ async function maskEach(dir: string, files: string[], secrets: Secret[], where: 
 /** Starts the agent, follows it to its end and fills in what it reported. */
 async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<void> {
   const file = (name: string) => path.join(exp.dir, name);
+  // Its own slot, its STP, the tools and its own session: nothing else of the machine.
+  const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, files: [exp.stpFile], agent: true }));
+  const { command, args } = view ? view.wrap(ctx.agent.command, ctx.agent.args) : ctx.agent;
   const started = Date.now();
   status.startedAt = new Date(started).toISOString();
   const agent = startAgent({
-    command: ctx.agent.command,
-    args: ctx.agent.args,
+    command,
+    args,
     cwd: exp.slotDir,
     input: exp.prompt,
     stdoutFile: file(FILES.jsonl),
@@ -203,6 +210,7 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
     throw error;
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
+    await view?.cleanup();
   }
 
   const figures = parser.figures;
@@ -228,12 +236,26 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
     }
   }
   status.state = stateOf(exit, figures);
-  if (exit.spawnError) status.agentError = exit.spawnError;
+  // bubblewrap could not make the view (a path it cannot bind): the agent never ran, and never unsandboxed.
+  const refused = view && exit.exitCode !== 0 && !figures.sessionId && bwrapFailure(await headOf(file(FILES.stderr)));
+  if (refused) Object.assign(status, { state: 'agent_error', agentError: `the sandbox did not start: ${refused}` });
+  else if (exit.spawnError) status.agentError = exit.spawnError;
   else if (figures.result?.isError) status.agentError = figures.result.text ?? figures.result.subtype ?? 'error';
   const missing = ctx.command && figures.loaded?.commands && !figures.loaded.commands.includes(ctx.command);
   if (missing && status.state === 'succeeded') {
     status.state = 'agent_error';
     status.agentError = `the agent did not load /${ctx.command}: its init event lists no such command, so it never ran the version under test (does this Claude Code load project commands in -p mode?)`;
+  }
+}
+
+async function headOf(file: string): Promise<string> {
+  const handle = await fs.promises.open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -326,7 +348,9 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
   await writeSlot(ctx.workspace, { ...fresh, lastExperiment: { tree, dir: exp.dir } });
 
   if (status.state === 'interrupted') return;
-  const target = { slotDir: exp.slotDir, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles, python: slot.python.python, env: ctx.env, outDir: file(CHECKS_DIR), signal: ctx.signal };
+  // The checks run what the agent wrote (pytest imports it): in the same view as the agent, less its session.
+  const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, python: slot.python.python }));
+  const target = { wrap: view?.wrap, slotDir: exp.slotDir, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles, python: slot.python.python, env: ctx.env, outDir: file(CHECKS_DIR), signal: ctx.signal };
   status.checks = await runChecks(ctx.checks, target, ctx.checkLimit);
   await keepPyrightField(exp.dir, status);
 }

@@ -7,6 +7,7 @@ import { PtgError, UsageError } from '../errors.js';
 import { applyPatch, fetchFromMirror, gitReason, hasCommit, hasOwnRepository, resetTo, worktreeTree } from '../io/git.js';
 import { unmaskText } from '../io/mask.js';
 import { type AgentExit, type AgentHandle, startAgent, startForegroundAgent, which } from '../io/proc.js';
+import { claudeProjectDir } from './claude-store.js';
 import { EXPERIMENT_FILES } from './experiment-folder.js';
 import { lockSlots } from './lock.js';
 import { type ExperimentChoice, experimentFolder, findRun, pickExperiment, readStatus } from './manifest.js';
@@ -107,24 +108,9 @@ export function handoffArgs(sessionId: string, session: string[], print: boolean
   return print ? ['-p', '--resume', sessionId, ...session, '--output-format', 'text'] : ['--resume', sessionId, ...session];
 }
 
-/**
- * Where Claude Code keeps a session (measured in 2.1.197): `<config>/projects/<cwd>/<id>.jsonl`,
- * `<config>` being CLAUDE_CONFIG_DIR or `~/.claude`, and `<cwd>` the real path of the folder it ran
- * in with every character but letters and digits turned into `-`, cut at 200 and followed by a
- * hash of the path when longer.
- */
+/** Where Claude Code keeps a session: `<config>/projects/<cwd>/<id>.jsonl` (core/claude-store.ts). */
 export async function claudeSessionFile(env: NodeJS.ProcessEnv, cwd: string, sessionId: string): Promise<string> {
-  const config = (env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME || os.homedir(), '.claude')).normalize('NFC');
-  const real = (await fs.realpath(cwd).catch(() => cwd)).normalize('NFC');
-  return path.join(config, 'projects', projectFolder(real), `${sessionId}.jsonl`);
-}
-
-function projectFolder(cwd: string): string {
-  const name = cwd.replace(/[^a-zA-Z0-9]/g, '-');
-  if (name.length <= 200) return name;
-  let hash = 0;
-  for (let i = 0; i < cwd.length; i++) hash = ((hash << 5) - hash + cwd.charCodeAt(i)) | 0;
-  return `${name.slice(0, 200)}-${Math.abs(hash).toString(36)}`;
+  return path.join(await claudeProjectDir(env, cwd), `${sessionId}.jsonl`);
 }
 
 /** Resolves the experiment, its slot, session and agent; changes nothing. */

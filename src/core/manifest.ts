@@ -8,6 +8,7 @@ import type { AgentContext } from './agent-context.js';
 import type { CheckResults, Verification } from './check-results.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
+import type { SandboxRecord } from './sandbox.js';
 import { paths } from './workspace.js';
 
 /** `skipped`: never started, for the reason in `skipReason` (the run's --max-cost was spent). */
@@ -33,6 +34,8 @@ export interface ExperimentStatus {
   slot: string;
   baseCommit: string;
   state: ExperimentState;
+  /** What the agent ran under: bubblewrap and its version, or none and why. */
+  sandbox?: SandboxRecord;
   pid?: number;
   exitCode?: number;
   signal?: string;
@@ -130,6 +133,8 @@ export interface RunManifest {
   agent: { command: string; args: string[]; version: string; env?: string[] };
   /** Every agent of the run carries `PTG_MARKER=<marker><n>` in its environment. */
   marker?: string;
+  /** What its agents ran under: bubblewrap and its version, or none and why (core/sandbox.ts). */
+  sandbox?: SandboxRecord;
   model?: string;
   /** The models of a matrix run (--model a,b). */
   models?: string[];

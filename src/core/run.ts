@@ -17,6 +17,7 @@ import { type CheckSpec, checkSpecs, defaultCheckConcurrency } from './checks.js
 import { type ExperimentStatus, type ManifestExperiment, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from './manifest.js';
 import { buildPrompt, sha256 } from './prompt.js';
 import type { Root, Stp, Version } from './root.js';
+import { DEFAULT_SANDBOX, prepareSandbox, type Sandbox, type SandboxSettings } from './sandbox.js';
 import { paths, readSlot, requireWorkspace, type SlotState, slotName } from './workspace.js';
 
 export { DEFAULT_AGENT };
@@ -61,6 +62,8 @@ export interface RunRequest {
   carry?: string[];
   /** What the first experiment of the chain receives: a file (the one carried path) or a folder of them. */
   carryFrom?: string;
+  /** Where the agents run (core/sandbox.ts); default `auto`. */
+  sandbox?: SandboxSettings;
   ptgVersion: string;
 }
 
@@ -68,6 +71,8 @@ export interface RunPlan {
   manifest: RunManifest;
   experiments: ExperimentPlan[];
   agentPath: string;
+  /** Probed once for the run: every agent and check of it runs under this. */
+  sandbox: Sandbox;
   /** Asks the agent's `--version` (once): while the first agents run, not before they start. */
   agentVersion: () => Promise<string>;
   /** What this same agent file answered when last asked in this workspace: known before any agent starts. */
@@ -139,6 +144,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   const args = [...DEFAULT_AGENT_ARGS, ...req.extraArgs].map((arg) => maskText(arg, req.secrets ?? []));
   const agentPath = await preflight({ ...req, args });
   const ws = await requireWorkspace(req.workspace);
+  const sandbox = await prepareSandbox(req.sandbox ?? DEFAULT_SANDBOX, { env: req.env, workspace: req.workspace, agentPath });
   const install = await planVersionInstall(req.version);
 
   const slots = new Map<string, SlotState>();
@@ -248,8 +254,9 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   manifest.experiments = sortExperiments([...byDir.values()]);
   // This ptg's agents, a resumed run's included, carry this marker (see io/proc.ts).
   manifest.marker = MARKER_PREFIX;
+  manifest.sandbox = sandbox.record;
   const cached = await cachedAgentVersion(req.workspace, agentPath);
-  return { manifest, experiments: planned, agentPath, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
+  return { manifest, experiments: planned, agentPath, sandbox, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
 }
 
 /** What `ptg run --dry-run` shows: the plan as data, with the environment's names and never a value. */
@@ -267,6 +274,7 @@ export function dryRunOf(plan: RunPlan, req: RunRequest) {
     maxCostUsd: req.maxCostUsd,
     retries: req.retries,
     agent: { path: plan.agentPath, version: plan.cachedAgentVersion, env: req.envNames ?? [] },
+    sandbox: plan.sandbox.record,
     models: req.models?.length ? req.models : undefined,
     sequential: m.sequential,
     artifacts: req.artifacts?.length ? req.artifacts : undefined,
@@ -394,6 +402,7 @@ export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSi
           runId: manifest.runId,
           agent: { command: plan.agentPath, args: exp.model ? [...manifest.agent.args, '--model', exp.model] : manifest.agent.args },
           env: req.env,
+          sandbox: plan.sandbox,
           timeoutMs: req.timeoutMs,
           idleTimeoutMs: req.idleTimeoutMs,
           secrets: req.secrets,

@@ -22,7 +22,9 @@ export interface PyrightVerdict {
 
 const require = createRequire(import.meta.url);
 /** pyright from npm, a dependency of ptg: no download, works offline. */
-const PYRIGHT = path.join(path.dirname(require.resolve('pyright/package.json')), 'index.js');
+/** pyright's npm package: a sandboxed check needs it in view. */
+export const PYRIGHT_DIR = path.dirname(require.resolve('pyright/package.json'));
+const PYRIGHT = path.join(PYRIGHT_DIR, 'index.js');
 
 /**
  * Checks `files` (paths relative to `cwd`) with pyright, resolving imports with `python` (the

@@ -4,6 +4,7 @@ import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
 import type { dryRunOf, RunResult } from '../core/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import type { CheckResult } from '../core/check-results.js';
+import { sandboxText } from '../core/sandbox.js';
 import { c, sym, table } from './style.js';
 
 export function money(usd: number | undefined): string {
@@ -73,6 +74,10 @@ export function finishedLine(s: ExperimentStatus, line: string): string {
   return `${line} · ${formatDuration(s.durationMs)} · ${s.turns ?? 0} turns · ${money(s.costUsd)}${s.checks ? ` · ${Object.entries(s.checks).map(([name, r]) => `${name} ${checkCell(r)}`).join(' · ')}` : ''}${error}`;
 }
 
+export function warningLine(text: string): string {
+  return c.yellow(`warning: ${text}`);
+}
+
 export function interruptLine(signal: string): string {
   return c.yellow(`${signal}: stopping every agent... (again to quit at once)`);
 }
@@ -109,6 +114,7 @@ export function dryRunLines(d: ReturnType<typeof dryRunOf>): string[] {
     `  agent      ${d.agent.path}${d.agent.version ? ` ${d.agent.version}` : ''}`,
     `  timeout    ${d.timeoutMs ? formatDuration(d.timeoutMs) : 'none'} · idle timeout ${d.idleTimeoutMs ? formatDuration(d.idleTimeoutMs) : 'none'}`,
     `  budget     ${d.maxCostUsd === undefined ? 'none' : `${money(d.maxCostUsd)} for the run`} · retries ${d.retries ?? 0}`,
+    `  sandbox    ${sandboxText(d.sandbox)}`,
     `  env        ${d.agent.env.length ? `${d.agent.env.join(', ')} (names only)` : 'ptg\'s own, nothing added'}`,
   ];
   lines.push(`  checks     ${d.checks.join(', ') || 'none'} (${d.checkConcurrency} at once)`);
