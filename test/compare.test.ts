@@ -178,7 +178,7 @@ describe('ptg compare: two runs of 6 STPs with --repeat 3', () => {
   test('another Claude Code release and another model: warned above the table; n = 2 is too few for any verdict', async () => {
     const agent = path.join(w.dir, 'newer-agent.sh');
     fs.writeFileSync(agent, `#!/bin/sh\nif [ "$1" = --version ]; then echo "9.9.9 (wrapped fake agent)"; exit 0; fi\nexec ${JSON.stringify(FAKE_AGENT)} "$@"\n`, { mode: 0o755 });
-    const c = await ptg(['run', 'v2', '--stp', '1,3', '--model', 'other-model', '--run-id', 'c', '--agent', agent], { cwd: w.root, env: { IS_SANDBOX: '1' } });
+    const c = await ptg(['run', 'v2', '--stp', '1,3', '--model', 'other-model', '--run-id', 'c', '--agent', agent, '--sandbox-ro', path.dirname(FAKE_AGENT)], { cwd: w.root, env: { IS_SANDBOX: '1' } });
     assert.equal(c.code, 0, c.stderr);
     const r = await ptg(['compare', 'v1@a', 'v2@c', '--json'], { cwd: w.root });
     assert.equal(r.code, 0, r.stderr);

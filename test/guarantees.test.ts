@@ -61,7 +61,8 @@ describe('no agent outlives ptg', () => {
       const stps = Object.fromEntries(['1', '2', '3', '4', '5', '6', '7'].map((id) => [id, `# STP ${id}\n${id === '3' ? 'fake: setsid\n' : ''}fake: hang\n`]));
       const w = await setUpWorkspace(stps);
       let ptgPid = 0;
-      const running = w.run(['v1', '--run-id', 'doomed'], { onSpawn: (pid) => (ptgPid = pid) });
+      // Unsandboxed, so the grandchild's pid is the machine's: the sandboxed case is in sandbox.test.ts.
+      const running = w.run(['v1', '--run-id', 'doomed', '--sandbox', 'none'], { onSpawn: (pid) => (ptgPid = pid) });
       const manifest = await waitFor('all 7 agents to start', () => {
         const file = path.join(w.ws, '.ptg/runs/v1/doomed/manifest.json');
         const m = fs.existsSync(file) && fs.readJsonSync(file, { throws: false });

@@ -126,7 +126,7 @@ console.log(JSON.stringify({ type: 'result', subtype: 'success', is_error: false
       { mode: 0o755 },
     );
     const locks = path.join(w.ws, '.ptg', 'locks');
-    const run = (stp: string) => ptg(['run', 'v1', '--stp', stp, '--agent', agent], { cwd: w.root, env: { IS_SANDBOX: '1', EXCL_MARKS: marks } });
+    const run = (stp: string) => ptg(['run', 'v1', '--stp', stp, '--agent', agent, '--sandbox-rw', marks], { cwd: w.root, env: { IS_SANDBOX: '1', EXCL_MARKS: marks } });
     // Two slots race side by side, 25 rounds each: on 2 cores, one pair alone leaves a core idle.
     const lane = async (stp: string) => {
       let ran = 0;

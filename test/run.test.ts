@@ -122,7 +122,8 @@ describe('ptg run', () => {
 
   test('--timeout ends the agent and every process it started', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: grandchild\nfake: hang\n', '2': '# STP 2\n' });
-    const r = await w.run(['v1', '--timeout', '1s']);
+    // The grandchild's pid is read from the agent's output: unsandboxed, where it is the machine's (sandboxed: sandbox.test.ts).
+    const r = await w.run(['v1', '--timeout', '1s', '--sandbox', 'none']);
     assert.equal(r.code, 1);
     const id = runIdOf(r.stdout);
     const dir = w.expDir('1', 'v1', id);
@@ -141,7 +142,8 @@ describe('ptg run', () => {
       '3': '# STP 3\n',
     });
     let ptgPid = 0;
-    const running = w.run(['v1', '-j', '2'], { onSpawn: (pid) => (ptgPid = pid) });
+    // The grandchild's pid is read from the agent's output: unsandboxed, where it is the machine's (sandboxed: sandbox.test.ts).
+    const running = w.run(['v1', '-j', '2', '--sandbox', 'none'], { onSpawn: (pid) => (ptgPid = pid) });
     const pids = await waitFor('both grandchildren', () => {
       const files = ['1', '2'].flatMap((id) => w.findExp(id, 'claude.jsonl') ?? []).map((dir) => path.join(dir, 'claude.jsonl'));
       const found = grandchildPids(files);
@@ -167,7 +169,8 @@ describe('ptg run', () => {
   test('a second Ctrl-C quits at once, and still leaves no agent behind', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: ignore-term\nfake: grandchild\nfake: hang\n' });
     let ptgPid = 0;
-    const running = w.run(['v1'], { onSpawn: (pid) => (ptgPid = pid) });
+    // The grandchild's pid is read from the agent's output: unsandboxed, where it is the machine's (sandboxed: sandbox.test.ts).
+    const running = w.run(['v1', '--sandbox', 'none'], { onSpawn: (pid) => (ptgPid = pid) });
     const [grandchild] = await waitFor('the grandchild', () => {
       const dir = w.findExp('1', 'claude.jsonl');
       const found = dir ? grandchildPids([path.join(dir, 'claude.jsonl')]) : [];

@@ -260,7 +260,7 @@ describe('the machine at fault: one line, exit 1', () => {
   test('a rejection no one awaits during a run (fault injected by a preload): one line, exit 1, no agent left', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: grandchild\nfake: hang\n' });
     let ptgPid = 0;
-    const running = ptgWith(['--import', REJECT_ON_USR2], ['run', 'v1', '--agent', FAKE_AGENT], { cwd: w.root, env: { IS_SANDBOX: '1' }, onSpawn: (c) => (ptgPid = c.pid!) });
+    const running = ptgWith(['--import', REJECT_ON_USR2], ['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'none'], { cwd: w.root, env: { IS_SANDBOX: '1' }, onSpawn: (c) => (ptgPid = c.pid!) });
     const dir = await waitFor('the agent to start', () => {
       const found = w.findExp('1', 'claude.jsonl');
       const started = found && /grandchild pid \d+/.test(fs.readFileSync(path.join(found, 'claude.jsonl'), 'utf8')) && fs.existsSync(path.join(found, 'status.json'));

@@ -8,6 +8,7 @@ import fs from 'fs-extra';
 import { writeJsonAtomic } from '../io/files.js';
 import { startAgent } from '../io/proc.js';
 import { checkPython } from '../io/pyright.js';
+import { unwrapExit } from '../io/sandbox.js';
 import { type Better, type CheckResult, type CheckResults, defaultBetter } from './check-results.js';
 import { parseDuration } from './duration.js';
 import type { Wrap } from './sandbox.js';
@@ -241,7 +242,8 @@ async function runToFiles(command: string, args: string[], spec: CheckSpec, t: C
   const handle = startAgent({ command: run.command, args: run.args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: spec.timeoutMs });
   const onAbort = () => handle.stop('interrupt', 1000);
   t.signal?.addEventListener('abort', onAbort, { once: true });
-  const exit = await handle.exit.finally(() => t.signal?.removeEventListener('abort', onAbort));
+  const ended = await handle.exit.finally(() => t.signal?.removeEventListener('abort', onAbort));
+  const exit = t.wrap ? unwrapExit(ended) : ended;
   const read = async (file: string) => {
     const fd = await fs.open(file, 'r');
     try {

@@ -5,7 +5,7 @@ import { copyMatching, writeFileAtomic } from '../io/files.js';
 import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
 import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
-import { bwrapFailure } from '../io/sandbox.js';
+import { bwrapFailure, unwrapExit } from '../io/sandbox.js';
 import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from '../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from './experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile } from './manifest.js';
@@ -203,6 +203,7 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
     await writeStatus(exp.dir, status, ctx.secrets);
     ctx.onStarted?.(agent.pid);
     exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx);
+    if (view) exit = unwrapExit(exit);
   } catch (error) {
     // ptg failed while the agent runs (its log could not be written): the agent ends too.
     agent.stop('error', 1000);

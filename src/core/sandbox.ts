@@ -133,12 +133,30 @@ async function baseMounts(settings: SandboxSettings, env: NodeJS.ProcessEnv, wor
   const shows = (dir: string) => !inside(workspace, dir) && !inside(home, dir) && !inside(dir, workspace);
   const tools = [agentReal && packageDir(agentReal), await realDir(await which('node', env.PATH)), await realDir(process.execPath), await realDir(await which('uv', env.PATH)), PYRIGHT_DIR];
   const pathDirs = (env.PATH ?? '').split(path.delimiter).filter((d) => path.isAbsolute(d));
-  for (const dir of [...tools, ...pathDirs]) {
+  for (const dir of [...tools, ...pathDirs.flatMap((d) => toolRoot(path.resolve(d), home))]) {
     if (dir && shows(path.resolve(dir)) && (await fs.pathExists(dir))) mounts.push({ kind: 'ro', path: path.resolve(dir) });
   }
+  // An agent (a wrapper script, say) beside the workspace: its folder would show the workspace, so the file alone.
+  if (agentReal && !shows(packageDir(agentReal))) mounts.push({ kind: 'ro', path: agentReal });
+  for (const file of HOME_CREDENTIALS.map((f) => path.join(home, f))) if (await fs.pathExists(file)) mounts.push({ kind: 'empty', path: file });
   for (const p of settings.readOnly) mounts.push({ kind: 'ro', path: p });
   for (const p of settings.readWrite) mounts.push({ kind: 'rw', path: p });
   return mounts;
+}
+
+/** Credentials inside the tool folders toolRoot shows, hidden. */
+const HOME_CREDENTIALS = ['.cargo/credentials', '.cargo/credentials.toml'];
+
+/**
+ * What a PATH folder inside the home folder needs: its tool's whole folder (`~/.pyenv/shims` runs
+ * `~/.pyenv/libexec/pyenv`; `~/.cargo/bin`, `~/.nvm/versions/…/bin` alike), `~/.local/bin` with
+ * `~/.local/lib` (pip's scripts and their packages). Outside the home folder, the folder itself.
+ */
+function toolRoot(dir: string, home: string): string[] {
+  if (!inside(dir, home) || dir === home) return [dir];
+  const top = path.join(home, path.relative(home, dir).split(path.sep)[0]!);
+  if (top === path.join(home, '.local')) return [path.join(top, 'bin'), path.join(top, 'lib')];
+  return [top.startsWith(path.join(home, '.')) ? top : dir];
 }
 
 function inside(p: string, dir: string): boolean {

@@ -4,6 +4,7 @@
 // Its two short commands run with node's own execFile: they come before the first agent, where
 // loading execa would cost a run 80 ms.
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
 /** One thing the sandboxed process sees, at `path` inside (the same path as outside, or `source`). */
@@ -35,15 +36,34 @@ export function bwrapArgs(mounts: Mount[], opts: BwrapOptions): string[] {
   // No --new-session: a run's agents have no terminal (ptg starts them in a session of their
   // own), and a handoff's must keep the user's; a new session would also leave ptg's process group.
   const args = ['--unshare-pid', '--die-with-parent', ...(opts.dropCapabilities ? ['--cap-drop', 'ALL'] : [])];
-  for (const m of orderMounts(mounts)) {
+  const ordered = orderMounts(mounts);
+  for (const m of ordered) {
     if (m.kind === 'symlink') args.push('--symlink', m.target, m.path);
     else if (m.kind === 'empty') args.push('--bind', '/dev/null', m.path);
     else if (m.kind === 'ro' || m.kind === 'rw') args.push(FLAG[m.kind], m.source ?? m.path, m.path);
     else args.push(FLAG[m.kind], m.path);
   }
+  for (const dir of enclosingDirs(ordered)) args.push('--chmod', '0555', dir);
   for (const [name, value] of Object.entries(opts.setenv ?? {})) args.push('--setenv', name, value);
   args.push('--remount-ro', '/', '--chdir', opts.cwd);
   return args;
+}
+
+/**
+ * The folders bwrap made inside a tmpfs (a private /tmp or $HOME) to reach a read-write bind: made
+ * read-only, so that `echo > ../x` beside the slot fails as it would outside, rather than writing
+ * to a throw-away folder and seeming to succeed.
+ */
+function enclosingDirs(mounts: Mount[]): string[] {
+  const dirs = new Set<string>();
+  for (const m of mounts) {
+    if (m.kind !== 'rw') continue;
+    const tmpfs = mounts.filter((t) => t.kind === 'tmpfs' && t.path !== m.path && inside(m.path, t.path)).sort((a, b) => depth(b.path) - depth(a.path))[0];
+    if (!tmpfs) continue;
+    const mounted = new Set(mounts.map((k) => k.path));
+    for (let dir = path.dirname(m.path); dir !== tmpfs.path && inside(dir, tmpfs.path) && !mounted.has(dir); dir = path.dirname(dir)) dirs.add(dir);
+  }
+  return [...dirs];
 }
 
 const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
@@ -78,6 +98,16 @@ export async function probeBwrap(bwrap: string, dropCapabilities: boolean): Prom
   const [started, version] = await Promise.all([quick(bwrap, flags), quick(bwrap, ['--version'])]);
   if (!started.ok) return { ok: false, cause: `bubblewrap cannot start a sandbox here: ${started.message}` };
   return { ok: true, version: /(\d+(?:\.\d+)+)/.exec(version.output)?.[1] ?? (version.output.trim() || 'unknown') };
+}
+
+/**
+ * bwrap exits with 128 + n when what it ran died of signal n: the exit as if unwrapped, so that an
+ * agent the OOM killer ended reads `SIGKILL` inside the sandbox as outside.
+ */
+export function unwrapExit<T extends { exitCode?: number; signal?: string }>(exit: T): T {
+  const code = exit.exitCode ?? 0;
+  const name = code > 128 ? Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+  return name ? { ...exit, exitCode: undefined, signal: name } : exit;
 }
 
 /** bwrap's own error (`bwrap: Can't find source path …`) when the sandbox never started, from the process's stderr. */

@@ -22,6 +22,9 @@
 //   fake: spam <MB>                    print this many MB of assistant events
 //   fake: plain                        print plain text only, no JSON
 //   fake: cost <usd> / fake: turns <n> figures for the result event
+//   fake: try-read <path>              read a file (`~/` is $HOME; else relative to the working
+//   fake: try-write <path>             directory) / write one, and append `read <path>: ok` or
+//                                      `…: <error code>` to sandbox-attempts.txt there
 // Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
 // FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event), FAKE_AGENT_RECORD_ENV
 // (comma-separated names whose values go to <folder>.env.json in FAKE_AGENT_RECORD).
@@ -127,6 +130,16 @@ for (const d of directives) {
   } else if (d.verb === 'append') {
     const [, file, json] = /^(\S+) (.*)$/.exec(d.arg);
     fs.appendFileSync(path.join(cwd, file), JSON.parse(json));
+  } else if (d.verb === 'try-read' || d.verb === 'try-write') {
+    const target = d.arg.startsWith('~/') ? path.join(process.env.HOME, d.arg.slice(2)) : path.resolve(cwd, d.arg);
+    let outcome = 'ok';
+    try {
+      if (d.verb === 'try-read') fs.readFileSync(target);
+      else fs.writeFileSync(target, 'written by the agent\n');
+    } catch (error) {
+      outcome = error.code ?? String(error);
+    }
+    fs.appendFileSync(path.join(cwd, 'sandbox-attempts.txt'), `${d.verb.slice(4)} ${d.arg}: ${outcome}\n`);
   } else if (d.verb === 'sleep') {
     await sleep(Number(d.arg));
   } else if (d.verb === 'grandchild') {

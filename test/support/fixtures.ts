@@ -88,6 +88,13 @@ after(() => {
 
 /** Runs the built ptg binary as a user would. */
 export function ptg(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {}): Promise<PtgResult> {
+  // The fake agent reports to the test through $FAKE_AGENT_RECORD: the sandbox shows it that folder alone.
+  const record = opts.env?.FAKE_AGENT_RECORD;
+  if (record && ['run', 'verify', 'handoff'].includes(args[0]!)) {
+    fs.mkdirSync(record, { recursive: true });
+    const end = args.indexOf('--');
+    args = end < 0 ? [...args, '--sandbox-rw', record] : [...args.slice(0, end), '--sandbox-rw', record, ...args.slice(end)];
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [PTG_BIN, ...args], {
       cwd: opts.cwd,
