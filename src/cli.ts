@@ -204,9 +204,8 @@ function program(): Command {
   );
 
   withGlobals(
-    cli
-      .command('doctor')
-      .description('Check git, the agent and its login, uv/python, pyright, free disk, root, the workspace')
+    sandboxOptions(cli.command('doctor'))
+      .description('Check git, the agent and its login, uv/python, pyright, the sandbox, free disk, root, the workspace')
       .option('--agent <cmd>', 'the agent to check instead of claude')
       .addHelpText('after', examples(['ptg doctor', 'PTG_AGENT=./my-agent ptg doctor'])),
     lazy(() => import('./commands/doctor.js'), (m) => m.doctorCommand),

@@ -2,8 +2,10 @@ import { constants } from 'node:os';
 import { chooseAgent } from '../core/agent.js';
 import { type HandoffResult, handOff, planHandoff } from '../core/handoff.js';
 import { findVersion } from '../core/root.js';
+import { sandboxSettings } from '../core/sandbox.js';
 import { agentEnv, requireEnv, versionSettings } from '../core/settings.js';
 import { EXIT, exitForSignal, PtgError, UsageError } from '../errors.js';
+import { warningLine } from '../render/run.js';
 import { c } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
 
@@ -16,6 +18,9 @@ export interface HandoffFlags extends GlobalFlags {
   agent?: string;
   agentArg?: string[];
   env?: string[];
+  sandbox?: string;
+  sandboxRo?: string[];
+  sandboxRw?: string[];
   /** While the agent runs, every signal ptg receives goes to `handler` (src/cli.ts); undefined gives them back. */
   takeSignals(handler: ((signal: NodeJS.Signals) => void) | undefined): void;
 }
@@ -56,7 +61,9 @@ export async function handoffCommand(flags: HandoffFlags): Promise<number> {
     extraArgs: flags.agentArg ?? [],
     env,
     question: flags.print,
+    sandbox: sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
   });
+  if (plan.sandbox.warning) process.stderr.write(`${warningLine(plan.sandbox.warning)}\n`);
   const say = (line: string) => {
     if (!flags.quiet) process.stderr.write(`${line}\n`);
   };

@@ -4,7 +4,8 @@ import { findVersion } from '../core/root.js';
 import { agentEnv, checksOf, runSecrets, versionSettings } from '../core/settings.js';
 import { verifyRun } from '../core/verify.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
-import { checkCell } from '../render/run.js';
+import { prepareSandbox, sandboxSettings } from '../core/sandbox.js';
+import { checkCell, warningLine } from '../render/run.js';
 import { table } from '../render/style.js';
 import { experimentLabel } from '../core/experiment-folder.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
@@ -16,6 +17,9 @@ export interface VerifyFlags extends GlobalFlags {
   check?: string[];
   stp?: string;
   checkConcurrency?: string;
+  sandbox?: string;
+  sandboxRo?: string[];
+  sandboxRw?: string[];
   signal: AbortSignal;
   ptgVersion: string;
 }
@@ -38,7 +42,10 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   const manifest = await findRun(ctx.workspace, versionName, runId);
   const { env, added } = agentEnv(process.env, settings.entries);
   ctx.print(`Verifying ${versionName} ${manifest.runId}: ${checks.map((c) => c.name).join(', ')} on ${manifest.experiments.length} experiment(s); no agent runs.`);
+  const sandbox = await prepareSandbox(sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }), { env, workspace: ctx.workspace });
+  if (sandbox.warning) process.stderr.write(`${warningLine(sandbox.warning)}\n`);
   const results = await verifyRun({
+    sandbox,
     workspace: ctx.workspace,
     manifest,
     checks,

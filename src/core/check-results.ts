@@ -1,5 +1,6 @@
 // What checks decided, as status.json, the manifest and the reports keep it: apart from
 // core/checks.ts (which runs processes) so that reports load nothing but this.
+import type { SandboxRecord } from './sandbox.js';
 
 /** Which way a check's count is good: fewer findings, or more tests. */
 export type Better = 'higher' | 'lower';
@@ -34,6 +35,8 @@ export interface Verification {
   /** `checks/verify-<n>`, inside the experiment folder. */
   dir: string;
   checks: CheckResults;
+  /** What the checks ran under (core/sandbox.ts). */
+  sandbox?: SandboxRecord;
 }
 
 /**

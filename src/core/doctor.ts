@@ -2,10 +2,12 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
+import { UsageError } from '../errors.js';
 import { gitVersion } from '../io/git.js';
 import { runCommand, which } from '../io/proc.js';
 import { pyrightVersion } from '../io/pyright.js';
 import { type AgentChoice, askAgentVersion, DEFAULT_AGENT, locateAgent } from './agent.js';
+import { prepareSandbox, type SandboxSettings } from './sandbox.js';
 import { readWorkspace } from './workspace.js';
 
 export interface Check {
@@ -33,6 +35,8 @@ export async function doctor(opts: {
   env: NodeJS.ProcessEnv;
   /** Per version, the variables its agents need (requiredEnv): each is said to be set or missing, never its value. */
   requiredEnv?: { version: string; names: string[] }[];
+  /** The sandbox settings a run would take (a bad mode throws, and is this check's failure). */
+  sandbox?: () => SandboxSettings;
 }): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (name: string, ok: boolean, detail: string, warning = false) => checks.push({ name, ok, detail, warning: !ok && warning });
@@ -76,6 +80,8 @@ export async function doctor(opts: {
   const pytest = python ? await runCommand(python, ['-m', 'pytest', '--version'], { env: opts.env, timeoutMs: 30_000 }) : undefined;
   add('pytest', Boolean(pytest?.ok), pytest?.ok ? `${pytest.output.split('\n')[0]} (python3 on PATH; the pytest-collect check prefers the slot's .venv)` : "python3 has no pytest: the pytest-collect check needs it in the slot's .venv (setup installs it) or here", true);
 
+  if (opts.sandbox) add('sandbox', ...(await sandboxCheck(opts.sandbox, opts.env, opts.workspace, agent?.path)));
+
   const probe = (await fs.pathExists(opts.workspace)) ? opts.workspace : path.dirname(opts.workspace);
   const stats = await fs.promises.statfs(probe).catch(() => undefined);
   const freeGb = stats ? (stats.bavail * stats.bsize) / 1024 ** 3 : undefined;
@@ -95,6 +101,18 @@ export async function doctor(opts: {
   const ws = await readWorkspace(opts.workspace).catch(() => undefined);
   add('workspace', Boolean(ws), ws ? `${opts.workspace}: ${ws.repo} at ${ws.baseCommit.slice(0, 10)}` : `${opts.workspace} is not set up: ptg setup`, true);
   return checks;
+}
+
+/** Which sandbox a run would get and why: bubblewrap's version, or none and how to get it. */
+async function sandboxCheck(settings: () => SandboxSettings, env: NodeJS.ProcessEnv, workspace: string, agentPath?: string): Promise<[boolean, string, boolean]> {
+  try {
+    const sandbox = await prepareSandbox(settings(), { env, workspace, agentPath });
+    if (sandbox.record.kind === 'bwrap') return [true, `bwrap ${sandbox.record.version}: each agent sees its slot, the tools and its own session, nothing else`, false];
+    return [!sandbox.warning, sandbox.warning ?? `none: ${sandbox.record.reason}`, true];
+  } catch (error) {
+    if (error instanceof UsageError) return [false, error.message, false];
+    throw error;
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import fs from 'fs-extra';
 import { PtgError, UsageError } from '../errors.js';
 import { applyPatch, fetchFromMirror, gitReason, hasCommit, hasOwnRepository, resetTo, worktreeTree } from '../io/git.js';
 import { unmaskText } from '../io/mask.js';
+import { unwrapExit } from '../io/sandbox.js';
 import { type AgentExit, type AgentHandle, startAgent, startForegroundAgent, which } from '../io/proc.js';
 import { claudeProjectDir } from './claude-store.js';
 import { EXPERIMENT_FILES } from './experiment-folder.js';
@@ -13,6 +14,7 @@ import { lockSlots } from './lock.js';
 import { type ExperimentChoice, experimentFolder, findRun, pickExperiment, readStatus } from './manifest.js';
 import { parkOtherVersions, restoreParked } from './park.js';
 import { findAgent, requireSandboxAsRoot } from './run.js';
+import { DEFAULT_SANDBOX, prepareSandbox, type Sandbox, type SandboxSettings, slotView } from './sandbox.js';
 import { resetSlot } from './slot.js';
 import { paths, readSlot, requireWorkspace, type SlotState, writeSlot } from './workspace.js';
 
@@ -31,6 +33,8 @@ export interface HandoffRequest {
   env: NodeJS.ProcessEnv;
   /** --print: one question, answered headless. Without it the session is interactive. */
   question?: string;
+  /** Where the resumed session runs (core/sandbox.ts); default `auto`, as for a run. */
+  sandbox?: SandboxSettings;
 }
 
 export interface HandoffPlan {
@@ -58,6 +62,8 @@ export interface HandoffPlan {
   args: string[];
   /** The experiment's model (--model of a matrix run), which a fresh session on its files would want too. */
   model?: string;
+  /** The sandbox the session resumes in: the run's view of the slot, its own session folder included. */
+  sandbox: Sandbox;
   env: NodeJS.ProcessEnv;
   question?: string;
   /** The version installed in the slot is not the one the run had: it changed, and setup installed it since. */
@@ -132,6 +138,7 @@ export async function planHandoff(req: HandoffRequest): Promise<HandoffPlan> {
   const session = sessionArgs(run.agent.args, experiment.model, req.extraArgs, req.env);
   const args = status.sessionId ? handoffArgs(status.sessionId, session, req.question !== undefined) : [];
   requireSandboxAsRoot(args, req.env, 'ptg handoff');
+  const sandbox = await prepareSandbox(req.sandbox ?? DEFAULT_SANDBOX, { env: req.env, workspace: ws, agentPath });
   return {
     workspace: ws,
     version: run.version,
@@ -151,6 +158,7 @@ export async function planHandoff(req: HandoffRequest): Promise<HandoffPlan> {
     agentPath,
     args,
     model: experiment.model,
+    sandbox,
     env: req.env,
     question: req.question,
     versionChanged: slot.versions.find((v) => v.version === run.version)?.hash !== run.versionHash,
@@ -218,7 +226,17 @@ async function restoreFiles(ws: string, slot: SlotState, plan: HandoffPlan): Pro
 
 /** The resumed session: in the terminal, or one question with the answer kept. */
 async function resume(plan: HandoffPlan, events: HandoffEvents): Promise<Pick<HandoffResult, 'exit' | 'answer' | 'stderr'>> {
-  const common = { command: plan.agentPath, args: plan.args, cwd: plan.slotDir, env: plan.env };
+  const view = await slotView(plan.sandbox, { slotDir: plan.slotDir, agent: true });
+  try {
+    const run = view ? view.wrap(plan.agentPath, plan.args) : { command: plan.agentPath, args: plan.args };
+    const ended = await resumeIn({ ...run, cwd: plan.slotDir, env: plan.env }, plan, events);
+    return view && ended.exit ? { ...ended, exit: unwrapExit(ended.exit) } : ended;
+  } finally {
+    await view?.cleanup();
+  }
+}
+
+async function resumeIn(common: { command: string; args: string[]; cwd: string; env: NodeJS.ProcessEnv }, plan: HandoffPlan, events: HandoffEvents): Promise<Pick<HandoffResult, 'exit' | 'answer' | 'stderr'>> {
   if (plan.question === undefined) {
     const agent = startForegroundAgent(common);
     events.onStarted?.(agent);

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../io/files.js';
 import { applyPatch, fetchCommitIntoMirror, gitReason, hasCommit, throwawayCheckout } from '../io/git.js';
 import { type CheckResults, latestChecks, passedOf } from './check-results.js';
 import { CHECKS_DIR, type CheckSpec, defaultCheckConcurrency, runChecks } from './checks.js';
+import { type Sandbox, slotView } from './sandbox.js';
 import type { Secret } from '../io/mask.js';
 import { maskFolder } from './experiment.js';
 import { EXPERIMENT_FILES } from './experiment-folder.js';
@@ -29,6 +30,8 @@ export interface VerifyRequest {
   stps?: string[];
   /** Experiments verified at once, each in its own checkout (default: one per core). */
   checkConcurrency?: number;
+  /** Where the checks run: in a view of their checkout, as a run's checks in their slot's. */
+  sandbox?: Sandbox;
   ptgVersion: string;
   signal: AbortSignal;
 }
@@ -157,7 +160,8 @@ async function verifyOne(e: ManifestExperiment, req: VerifyRequest, scratch: Scr
     const present = (status.changedFiles ?? []).filter((f) => f.status !== 'D').map((f) => f.path);
     // What a verify killed outright left under this number is no result.
     await fs.remove(outDir);
-    checks = await runChecks(req.checks, { slotDir: checkout, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles ?? [], python, env: req.env, outDir, signal: req.signal });
+    const view = req.sandbox && (await slotView(req.sandbox, { slotDir: checkout, python, files: venv ? [venv] : [] }));
+    checks = await runChecks(req.checks, { wrap: view?.wrap, slotDir: checkout, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles ?? [], python, env: req.env, outDir, signal: req.signal });
   } finally {
     // Removal follows no link: the slot's .venv stays.
     await fs.remove(checkout);
@@ -168,7 +172,7 @@ async function verifyOne(e: ManifestExperiment, req: VerifyRequest, scratch: Scr
   }
   await maskFolder(outDir, req.secrets);
   // Beside the run's own results, never over them.
-  status.verifications = [...(status.verifications ?? []), { at: new Date().toISOString(), ptgVersion: req.ptgVersion, dir, checks }];
+  status.verifications = [...(status.verifications ?? []), { at: new Date().toISOString(), ptgVersion: req.ptgVersion, dir, checks, sandbox: req.sandbox?.record }];
   await writeFileAtomic(statusFile(folder), `${JSON.stringify(status, null, 2)}\n`);
   e.checks = passedOf(latestChecks(status).checks);
   return { ...result, after: checks };
