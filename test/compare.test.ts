@@ -266,6 +266,7 @@ function report(version: string, experiments: ReportExperiment[], extra: Partial
     model: experiments[0]?.model,
     repo: 'upstream',
     baseCommits: [...new Set(experiments.map((e) => e.baseCommit))],
+    sandboxes: [...new Set(experiments.flatMap((e) => (e.sandbox ? [e.sandbox] : [])))],
     runState: 'finished',
     experiments,
     checks: checkNames(experiments),
@@ -300,6 +301,13 @@ describe('compareReports', () => {
     assert.match(md, /^> ⚠ What else shapes the agent \(CLAUDE\.md files, \.claude\/settings\*\.json, ~\/\.claude\) differs between A and C for STP 3\./m);
     assert.match(md, /^> ⚠ v1 changed between the runs \(version hash hash-of-v1 in A, hash-of-v1-e in D\): they test two prompts under one name\.$/m);
     assert.match(md, /^> ⚠ v1 and v1-copy are the same files/m);
+  });
+
+  test('warns where one run was sandboxed and the other not; not for another bubblewrap release', () => {
+    const under = (sandbox: string) => report('v1', stps.map((s) => experiment(s, 'succeeded', { sandbox })));
+    const c = compareReports([under('bwrap 0.8.0'), under('none (--sandbox none)'), under('bwrap 0.9.0')], compareIds);
+    assert.deepEqual(c.warnings.map((w) => [w.kind, w.runs[1], w.a, w.b]), [['sandbox', 1, 'bwrap 0.8.0', 'none (--sandbox none)']]);
+    assert.match(comparisonMarkdown(c), /^> ⚠ The sandbox differs: bwrap 0\.8\.0 in A, none \(--sandbox none\) in B\./m);
   });
 
   test('one version on two models (a matrix run): the model is what is compared, not a warning', () => {

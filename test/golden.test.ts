@@ -55,7 +55,8 @@ describe('golden files', () => {
         .replaceAll(PROJECT, '<project>')
         .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
         .replace(/\b[0-9a-f]{40}\b|\b[0-9a-f]{12}\b/g, '<commit>')
-        .replace(/pid \d+/g, 'pid <pid>');
+        .replace(/pid \d+/g, 'pid <pid>')
+        .replace(/bwrap \d+(\.\d+)+/g, 'bwrap <version>');
     // The run's own lines give the durations as measured; the records' are fixed before collect.
     const measured = (text: string) => text.replace(/\b\d+(\.\d+)?(ms|s)\b( +(?=\S))?/g, (_, _f, _u, pad) => (pad ? '<duration> ' : '<duration>'));
 

@@ -50,6 +50,7 @@ function report(runId: string, experiments: ReportExperiment[], extra: Partial<R
     // A repository URL shown as text is fine; the page must never load it.
     repo: 'https://github.com/example/upstream.git',
     baseCommits: ['a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2'],
+    sandboxes: ['bwrap 0.8.0'],
     runState: 'finished',
     experiments,
     checks: checkNames(experiments),

@@ -1,6 +1,6 @@
 // What checks decided, as status.json, the manifest and the reports keep it: apart from
 // core/checks.ts (which runs processes) so that reports load nothing but this.
-import type { SandboxRecord } from './sandbox.js';
+import type { SandboxRecord } from './manifest.js';
 
 /** Which way a check's count is good: fewer findings, or more tests. */
 export type Better = 'higher' | 'lower';

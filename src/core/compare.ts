@@ -111,7 +111,7 @@ export interface StpChange {
  * `stps` lists the STPs concerned where that is per STP (the context).
  */
 export interface ComparisonWarning {
-  kind: 'agent-version' | 'model' | 'base-commit' | 'context' | 'version-changed' | 'same-version';
+  kind: 'agent-version' | 'model' | 'base-commit' | 'sandbox' | 'context' | 'version-changed' | 'same-version';
   runs: [number, number];
   a?: string;
   b?: string;
@@ -279,6 +279,9 @@ function warningsOf(reports: Report[], runs: ComparedRun[], stps: Groups, i: num
   const requested = (r: Report) => setOf(r.experiments.map((e) => e.requestedModel)).join(', ');
   const modelsCompared = a.version === b.version && requested(a) !== requested(b);
   if (modelsA && modelsB && modelsA !== modelsB && !modelsCompared) warnings.push({ kind: 'model', runs: pair, a: modelsA, b: modelsB });
+  // Whether the agents were boxed in, not bwrap's release nor why one was not: that changes what an agent can read.
+  const [boxA, boxB] = [a, b].map((r) => setOf(r.experiments.map((e) => e.sandbox?.split(' ')[0])).join(', '));
+  if (boxA && boxB && boxA !== boxB) warnings.push({ kind: 'sandbox', runs: pair, a: a.sandboxes.join(', '), b: b.sandboxes.join(', ') });
   const [baseA, baseB] = [a, b].map((r) => r.baseCommits.join(', '));
   if (baseA !== baseB) warnings.push({ kind: 'base-commit', runs: pair, a: baseA, b: baseB });
   else {

@@ -8,10 +8,18 @@ import type { AgentContext } from './agent-context.js';
 import type { CheckResults, Verification } from './check-results.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
-import type { SandboxRecord } from './sandbox.js';
 import { paths } from './workspace.js';
 
 /** `skipped`: never started, for the reason in `skipReason` (the run's --max-cost was spent). */
+/** What status.json and the manifest say an experiment ran under (core/sandbox.ts). */
+export type SandboxRecord = { kind: 'bwrap'; version: string } | { kind: 'none'; reason: string };
+
+/** `bwrap 0.8.0`, or `none (bubblewrap (bwrap) is not on PATH)`. */
+export function sandboxText(record: SandboxRecord | undefined): string {
+  if (!record) return 'none (ptg before sandboxes)';
+  return record.kind === 'bwrap' ? `bwrap ${record.version}` : `none (${record.reason})`;
+}
+
 export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted' | 'skipped';
 
 /** Where a secret's value was found and replaced by `***NAME***`: in the slot, or in the experiment folder. */

@@ -5,7 +5,7 @@ import type { Tokens } from '../io/streamjson.js';
 import type { CarryStatus } from './carry.js';
 import { type CheckResults, latestChecks } from './check-results.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
-import { type ExperimentState, type ExperimentStatus, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus } from './manifest.js';
+import { type ExperimentState, type ExperimentStatus, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus, sandboxText } from './manifest.js';
 import { isAlive } from './lock.js';
 
 export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';
@@ -43,6 +43,8 @@ export interface ReportExperiment {
   tokens?: Tokens;
   model?: string;
   baseCommit: string;
+  /** `bwrap 0.8.0`, or `none (why)`: what the agent ran under (none known without a status.json). */
+  sandbox?: string;
   /** What else shaped the agent (status.json `context`): compare warns where two runs differ in it. */
   contextHash?: string;
   contextFiles?: string[];
@@ -88,6 +90,8 @@ export interface Report {
   model?: string;
   repo: string;
   baseCommits: string[];
+  /** What its agents ran under, each distinct one once: `bwrap 0.8.0`, `none (--sandbox none)`. */
+  sandboxes: string[];
   /** The run's own state: a report of a run in progress says so. */
   runState: RunManifest['state'] | 'stale';
   experiments: ReportExperiment[];
@@ -182,6 +186,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     tokens: s?.tokens,
     model: s?.model,
     baseCommit: s?.baseCommit ?? entry.baseCommit,
+    sandbox: s && status !== 'skipped' ? sandboxText(s.sandbox) : undefined,
     contextHash: s?.context?.hash,
     contextFiles: s?.context?.files,
     folder: experimentRelDir(dir),
@@ -263,6 +268,7 @@ export function assemble(manifest: RunManifest, experiments: ReportExperiment[],
     model: manifest.model ?? experiments.find((e) => e.model)?.model,
     repo: manifest.repo,
     baseCommits: [...new Set(experiments.map((e) => e.baseCommit))],
+    sandboxes: [...new Set(experiments.flatMap((e) => (e.sandbox ? [e.sandbox] : [])))],
     runState,
     experiments,
     checks: checkNames(experiments),

@@ -11,6 +11,7 @@ import { which } from '../io/proc.js';
 import { PYRIGHT_DIR } from '../io/pyright.js';
 import { bwrapArgs, type Mount, probeBwrap } from '../io/sandbox.js';
 import { claudeConfigDir, claudeProjectDir } from './claude-store.js';
+import type { SandboxRecord } from './manifest.js';
 
 export const SANDBOX_MODES = ['auto', 'bwrap', 'none'] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
@@ -26,14 +27,6 @@ export interface SandboxSettings {
 
 export const DEFAULT_SANDBOX: SandboxSettings = { mode: 'auto', source: 'default', readOnly: [], readWrite: [] };
 
-/** What status.json and the manifest say an experiment ran under. */
-export type SandboxRecord = { kind: 'bwrap'; version: string } | { kind: 'none'; reason: string };
-
-/** `bwrap 0.8.0`, or `none (bubblewrap (bwrap) is not on PATH)`. */
-export function sandboxText(record: SandboxRecord | undefined): string {
-  if (!record) return 'none (ptg before sandboxes)';
-  return record.kind === 'bwrap' ? `bwrap ${record.version}` : `none (${record.reason})`;
-}
 
 export interface Sandbox {
   record: SandboxRecord;

@@ -211,6 +211,7 @@ export function reportHtml(report: Report): string {
     ['Model', r.model ?? '—'],
     ['Repository', r.repo],
     [r.baseCommits.length > 1 ? 'Base commits' : 'Base commit', r.baseCommits.join(', ') || '—'],
+    ['Sandbox', r.sandboxes.join(', ') || '—'],
   ];
   const rows = r.experiments.map((e, i) => `<tr><td><a href="#exp-${i}">${esc(label(e))}</a></td><td>${pill(e.status, e.statusText)}</td><td>${testFiles(e.testFiles)}</td>`
     + `${r.checks.map((name) => `<td class="n">${check(e.checks[name])}</td>`).join('')}<td class="n">${formatDuration(e.durationMs)}</td><td class="n">${e.turns ?? '—'}</td><td class="n">${money(e.costUsd)}</td></tr>`);

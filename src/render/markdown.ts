@@ -48,6 +48,7 @@ export function summaryMarkdown(report: Report): string {
     `- **Agent:** ${report.agent.command} ${report.agent.version}`,
     `- **Model:** ${report.model ?? 'default'}`,
     `- **Target:** ${report.repo} at ${report.baseCommits.map((c) => c.slice(0, 12)).join(', ')}`,
+    `- **Sandbox:** ${report.sandboxes.join(', ') || '—'}`,
     '',
     '## Overview',
     '',

@@ -4,7 +4,7 @@ import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
 import type { dryRunOf, RunResult } from '../core/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import type { CheckResult } from '../core/check-results.js';
-import { sandboxText } from '../core/sandbox.js';
+import { sandboxText } from '../core/manifest.js';
 import { c, sym, table } from './style.js';
 
 export function money(usd: number | undefined): string {
