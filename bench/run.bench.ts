@@ -18,7 +18,7 @@ export const runBench: Benchmark = {
       const setup = await ptgOk(['setup', '--repo', upstream, '--no-python'], { cwd: root });
       ctx.log(`tiny repository (5 files): the figures are ptg's own cost, not git's on a big tree. setup ${fmt.s(setup.wallMs)}; ${ctx.reps} rep(s), medians`);
       const env = { FAKE_AGENT_SLEEP_MS: String(SLEEP_MS) };
-      const t = { floor: [] as number[], bash: [] as number[], ptg: [] as number[] };
+      const t = { floor: [] as number[], bash: [] as number[], ptg: [] as number[], open: [] as number[] };
       const peaks: number[] = [];
 
       const agents = (key: 'floor' | 'bash', stagger: number) => async (rep: number) => {
@@ -26,12 +26,16 @@ export const runBench: Benchmark = {
         t[key].push((await bash(script, { cwd: dir, env: { ...env, ...vars } })).wallMs);
       };
       const ptgRun = async () => {
-        const r = await ptgOk(['run', 'v1', '--agent', FAKE_AGENT], { cwd: root, env });
+        const r = await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'bwrap'], { cwd: root, env });
         t.ptg.push(r.wallMs);
         if (r.selfPeakKb) peaks.push(r.selfPeakKb);
       };
+      // The same run with no sandbox: what bubblewrap costs (issue 19).
+      const unsandboxed = async () => {
+        t.open.push((await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'none'], { cwd: root, env })).wallMs);
+      };
       for (let rep = 0; rep < ctx.reps; rep++) {
-        const order = rep % 2 === 0 ? [agents('floor', 0), agents('bash', 0.5), ptgRun] : [ptgRun, agents('bash', 0.5), agents('floor', 0)];
+        const order = rep % 2 === 0 ? [agents('floor', 0), agents('bash', 0.5), ptgRun, unsandboxed] : [unsandboxed, ptgRun, agents('bash', 0.5), agents('floor', 0)];
         for (const step of order) await step(rep);
       }
 
@@ -44,13 +48,16 @@ export const runBench: Benchmark = {
           row('ideal: one agent\'s sleep', t.floor.map(() => SLEEP_MS)),
           row(`floor: ${STPS} agents at once, no ptg (bash &, wait)`, t.floor),
           row(`bash way: ${STPS} agents 0.5 s apart, wait`, t.bash),
-          row(`ptg run v1 (all ${STPS} at once)`, t.ptg),
+          row(`ptg run v1 (all ${STPS} at once, each in bubblewrap)`, t.ptg),
+          row(`ptg run v1 --sandbox none`, t.open),
         ],
       )) ctx.log(line);
       ctx.log(`× floor: the median of each repetition's ratio. ptg walls ${t.ptg.map(fmt.s).join(', ')}; floor walls ${t.floor.map(fmt.s).join(', ')}; ptg's own peak memory ${fmt.mb(Math.max(...peaks))}`);
       const vsFloor = medianRatio(t.ptg, t.floor);
+      const sandboxCost = medianRatio(t.ptg, t.open);
       return [
         goal(`run: ${STPS} × ${SLEEP_MS / 1000} s agents, wall vs the floor`, `${fmt.x(vsFloor)} (${fmt.s(ptg)}; floor ${fmt.s(floor)})`, '≤ 1.10×', vsFloor <= 1.1),
+        goal(`run: ${STPS} × ${SLEEP_MS / 1000} s agents, bubblewrap vs --sandbox none`, `${fmt.x(sandboxCost)} (${fmt.s(ptg)}; none ${fmt.s(median(t.open))})`, '≤ 1.03×', sandboxCost <= 1.03),
         goal(`run: ${STPS} × ${SLEEP_MS / 1000} s agents, wall vs ideal`, `${fmt.x(ptg / SLEEP_MS)} (floor ${fmt.x(floor / SLEEP_MS)})`, '—', true),
       ];
     } finally {

@@ -35,7 +35,8 @@ const USAGE: Record<string, Required<Usage>> = {
 function stepsFor(version: 'v1' | 'v2', stp: string): Step[] {
   if (stp === '4') return [{ stall: true }];
   if (version === 'v2') return [{ write: { path: `tests/virt/test_stp${stp}_v2.py`, content: V2_PY } }];
-  if (stp === '1') return [{ write: { path: 'tests/virt/test_stp1.py', content: GOOD_PY } }, { bash: 'ls tests/virt' }];
+  // The last step reaches for a sibling slot's file: the sandbox shows claude none (issue 19).
+  if (stp === '1') return [{ write: { path: 'tests/virt/test_stp1.py', content: GOOD_PY } }, { bash: 'ls tests/virt' }, { bash: 'cat ../2-upstream/README.md' }];
   if (stp === '2') return [{ write: { path: 'tests/virt/test_stp2.py', content: BAD_PY } }];
   return [{ write: { path: 'tests/virt/partial.py', content: 'x = 1\n' } }, { error: 500, message: 'scripted failure' }];
 }
@@ -303,6 +304,21 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     assert.ok(result.includes(JSON.stringify(GOOD_PY).slice(1, -1)), result);
     assert.doesNotMatch(result, /test_models\.py/);
     assert.equal(fs.readFileSync(path.join(slot('1'), 'tests/virt/test_stp1.py'), 'utf8'), GOOD_PY, 'the file stays after');
+  });
+
+  test("the sandbox: claude's Bash tool cannot read a sibling slot, and its test still lands", () => {
+    const s = status('1', 'v1', v1.id);
+    assert.equal(s.sandbox.kind, 'bwrap', 'bubblewrap is installed where the tests run (.ci/run)');
+    assert.equal(s.state, 'succeeded');
+    const afterCat = conversation('1', 'Write pytest tests for this plan:').find((r) => r.step === 3);
+    const result = JSON.stringify(afterCat!.body.messages.at(-1));
+    assert.match(result, /"is_error":true/, result);
+    assert.match(result, /No such file or directory/, result);
+    assert.doesNotMatch(result, /# target/, "the sibling's README never reached the model");
+    assert.match(fs.readFileSync(path.join(expDir('1', 'v1', v1.id), 'changes.patch'), 'utf8'), /\+\+\+ b\/tests\/virt\/test_stp1\.py/);
+    const transcript = fs.readFileSync(path.join(expDir('1', 'v1', v1.id), 'claude.jsonl'), 'utf8');
+    assert.match(transcript, /cat \.\.\/2-upstream\/README\.md/);
+    assert.match(transcript, /No such file or directory/);
   });
 
   test('cost, turns and tokens in the report are exactly what the server sent', () => {

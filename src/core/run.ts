@@ -144,7 +144,9 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   const args = [...DEFAULT_AGENT_ARGS, ...req.extraArgs].map((arg) => maskText(arg, req.secrets ?? []));
   const agentPath = await preflight({ ...req, args });
   const ws = await requireWorkspace(req.workspace);
-  const sandbox = await prepareSandbox(req.sandbox ?? DEFAULT_SANDBOX, { env: req.env, workspace: req.workspace, agentPath });
+  // bubblewrap's probe (two short processes) runs while the run is planned; its refusal still comes before any agent.
+  const sandboxReady = prepareSandbox(req.sandbox ?? DEFAULT_SANDBOX, { env: req.env, workspace: req.workspace, agentPath });
+  sandboxReady.catch(() => undefined);
   const install = await planVersionInstall(req.version);
 
   const slots = new Map<string, SlotState>();
@@ -254,6 +256,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   manifest.experiments = sortExperiments([...byDir.values()]);
   // This ptg's agents, a resumed run's included, carry this marker (see io/proc.ts).
   manifest.marker = MARKER_PREFIX;
+  const sandbox = await sandboxReady;
   manifest.sandbox = sandbox.record;
   const cached = await cachedAgentVersion(req.workspace, agentPath);
   return { manifest, experiments: planned, agentPath, sandbox, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
