@@ -197,7 +197,8 @@ describe('ptg verify', () => {
     // The check says where it runs and who it is, then waits to be ended.
     fs.writeJsonSync(path.join(w.root, 'ptg.config.json'), { checks: [{ name: 'hang', run: `pwd > ${marker}.cwd; echo $$ > ${marker}; exec sleep 600` }] });
     let verifyPid = 0;
-    const verifying = ptg(['verify', 'v1'], { cwd: w.root, onSpawn: (pid) => (verifyPid = pid) });
+    // Unsandboxed: the check writes its pid (the machine's only outside a PID namespace) beside the workspace.
+    const verifying = ptg(['verify', 'v1', '--sandbox', 'none'], { cwd: w.root, onSpawn: (pid) => (verifyPid = pid) });
     const checkPid = Number(await waitFor('the check to start', () => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8').trim()));
     const checkout = fs.readFileSync(`${marker}.cwd`, 'utf8').trim();
     assert.ok(checkout.startsWith(path.join(w.ws, '.ptg', 'checkouts')), checkout);

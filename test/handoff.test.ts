@@ -91,7 +91,8 @@ describe('ptg handoff', () => {
     assert.equal((await running).code, 143);
 
     let handoffPid = 0;
-    const handing = w.handoff([w.runId, '--stp', '1'], { env: { FAKE_AGENT_RESUME_HANG: '1' }, onSpawn: (pid) => (handoffPid = pid) });
+    // Unsandboxed: the agent records its pid, the machine's only outside a PID namespace.
+    const handing = w.handoff([w.runId, '--stp', '1', '--sandbox', 'none'], { env: { FAKE_AGENT_RESUME_HANG: '1' }, onSpawn: (pid) => (handoffPid = pid) });
     await Promise.race([waitFor('the resumed agent', () => w.resumed()), handing.then((r) => assert.fail(`ptg handoff ended first: ${r.code} ${r.stderr}`))]);
     const run = await w.run(['v1', '--stp', '1'], { env: w.env });
     assert.equal(run.code, 2, run.stderr);

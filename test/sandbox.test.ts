@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { isAlive, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
+import { isAlive, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
 const statusOf = (dir: string) => fs.readJsonSync(path.join(dir, 'status.json'));
@@ -92,6 +92,22 @@ describe('the sandbox', () => {
       if (signal !== 'SIGKILL') assert.equal(r.code, signal === 'SIGHUP' ? 129 : 130, r.stderr);
     });
   }
+
+  test('ptg handoff resumes the session in the sandbox, and ending ptg ends it', async () => {
+    const w = await setUpWorkspace({ '1': `# STP 1\n${write('tests/test_one.py', 'def test_one():\n    pass\n')}` });
+    const env = { CLAUDE_CONFIG_DIR: path.join(w.dir, 'claude-config') };
+    assert.equal((await w.run(['v1', '--run-id', 'first'], { env })).code, 0);
+    let pid = 0;
+    const handing = ptg(['handoff', 'v1', 'first', '--stp', '1'], { cwd: w.root, env: { ...env, IS_SANDBOX: '1', FAKE_AGENT_RESUME_HANG: '1' }, onSpawn: (p) => (pid = p) });
+    const inside = await waitFor('the resumed agent in bubblewrap', () => {
+      const found = sandboxedAgents(w.ws);
+      return found.length >= 3 && found;
+    });
+    process.kill(pid, 'SIGTERM');
+    const r = await handing;
+    assert.equal(r.code, 143, r.stderr);
+    await waitFor('no agent left', () => inside.every((p) => !isAlive(p)), 2000);
+  });
 
   test('a --timeout ends the sandboxed tree', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: grandchild\nfake: ignore-term\nfake: hang\n' });

@@ -178,7 +178,7 @@ async function maskEach(dir: string, files: string[], secrets: Secret[], where: 
 async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<void> {
   const file = (name: string) => path.join(exp.dir, name);
   // Its own slot, its STP, the tools and its own session: nothing else of the machine.
-  const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, files: [exp.stpFile], agent: true }));
+  const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, readOnly: [exp.stpFile], agent: true }));
   const { command, args } = view ? view.wrap(ctx.agent.command, ctx.agent.args) : ctx.agent;
   const started = Date.now();
   status.startedAt = new Date(started).toISOString();

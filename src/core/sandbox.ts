@@ -182,11 +182,11 @@ export interface SlotView {
 
 /**
  * One process's view, for a slot: the run's base, the slot read-write (its .git/config and hooks
- * read-only: git runs them for ptg outside the sandbox), the base of its .venv's Python, `files`
+ * read-only: git runs them for ptg outside the sandbox), the base of its .venv's Python, `readOnly`
  * read-only (the STP), and with `agent` Claude Code's configuration with a session folder of the
  * slot's own. Undefined without bubblewrap.
  */
-export async function slotView(sandbox: Sandbox, target: { slotDir: string; files?: string[]; agent?: boolean; python?: string }): Promise<SlotView | undefined> {
+export async function slotView(sandbox: Sandbox, target: { slotDir: string; readOnly?: string[]; agent?: boolean; python?: string }): Promise<SlotView | undefined> {
   if (!sandbox.bwrap || !sandbox.base) return undefined;
   const real = await fs.realpath(target.slotDir);
   const mounts: Mount[] = [...sandbox.base, { kind: 'rw', path: real }];
@@ -199,7 +199,7 @@ export async function slotView(sandbox: Sandbox, target: { slotDir: string; file
     const prefix = python && (await pythonPrefix(python));
     if (prefix && !inside(prefix, real)) mounts.push({ kind: 'ro', path: prefix });
   }
-  for (const file of target.files ?? []) if (await fs.pathExists(file)) mounts.push({ kind: 'ro', path: file });
+  for (const p of target.readOnly ?? []) if (await fs.pathExists(p)) mounts.push({ kind: 'ro', path: p });
   const created: string[] = [];
   if (target.agent) mounts.push(...(await claudeMounts(sandbox.env, real, created)));
   const args = bwrapArgs(mounts, { cwd: real, dropCapabilities: isRoot(), setenv: sandbox.env.TMPDIR ? { TMPDIR: '/tmp' } : undefined });

@@ -160,7 +160,8 @@ async function verifyOne(e: ManifestExperiment, req: VerifyRequest, scratch: Scr
     const present = (status.changedFiles ?? []).filter((f) => f.status !== 'D').map((f) => f.path);
     // What a verify killed outright left under this number is no result.
     await fs.remove(outDir);
-    const view = req.sandbox && (await slotView(req.sandbox, { slotDir: checkout, python, files: venv ? [venv] : [] }));
+    // The checkout's objects are the mirror's (a shared clone): shown with the slot's .venv, read-only.
+    const view = req.sandbox && (await slotView(req.sandbox, { slotDir: checkout, python, readOnly: [scratch.mirror, ...(venv ? [venv] : [])] }));
     checks = await runChecks(req.checks, { wrap: view?.wrap, slotDir: checkout, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles ?? [], python, env: req.env, outDir, signal: req.signal });
   } finally {
     // Removal follows no link: the slot's .venv stays.

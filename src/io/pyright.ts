@@ -21,8 +21,7 @@ export interface PyrightVerdict {
 }
 
 const require = createRequire(import.meta.url);
-/** pyright from npm, a dependency of ptg: no download, works offline. */
-/** pyright's npm package: a sandboxed check needs it in view. */
+/** pyright from npm, a dependency of ptg: no download, works offline (its folder: what a sandbox shows of it). */
 export const PYRIGHT_DIR = path.dirname(require.resolve('pyright/package.json'));
 const PYRIGHT = path.join(PYRIGHT_DIR, 'index.js');
 
