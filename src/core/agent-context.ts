@@ -7,13 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { filesNamed } from '../io/git.js';
-
-export interface AgentContext {
-  /** sha256 over the base commit and each file's name and bytes. */
-  hash: string;
-  /** The files hashed: repository paths, `~/.claude/…` for the user's. */
-  files: string[];
-}
+import type { AgentContext } from './manifest.js';
 
 const SLOT_SETTINGS = ['.claude/settings.json', '.claude/settings.local.json'];
 const USER_FILES = ['CLAUDE.md', 'settings.json'];

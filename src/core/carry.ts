@@ -4,19 +4,10 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { restorePaths } from '../io/git.js';
+import type { CarriedLines, CarryStatus } from './manifest.js';
 
 export const CARRY_IN = path.join('carry', 'in');
 export const CARRY_OUT = path.join('carry', 'out');
-
-/** Lines per carried file (a file that is not there has no entry). */
-export type CarriedLines = Record<string, number>;
-
-export interface CarryStatus {
-  /** The folder the files came from: the previous experiment's carry/out, or --carry-from. */
-  from?: string;
-  received: CarriedLines;
-  left: CarriedLines;
-}
 
 async function lines(file: string): Promise<number | undefined> {
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);

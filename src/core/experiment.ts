@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { copyMatching, writeFileAtomic } from '../io/files.js';
 import { changedPaths, diffWorktree, hasOwnRepository } from '../io/git.js';
-import { maskFile, maskText, type Secret, StreamMasker } from '../io/mask.js';
+import { maskText, type Secret, StreamMasker } from '../io/mask.js';
 import { startAgent, type AgentExit, type AgentHandle } from '../io/proc.js';
 import { bwrapFailure, unwrapExit } from '../io/sandbox.js';
 import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from '../io/streamjson.js';
@@ -13,6 +13,7 @@ import { statusFile } from './manifest.js';
 import { agentContext } from './agent-context.js';
 import { keepCarry, placeCarry } from './carry.js';
 import { CHECKS_DIR, type CheckSpec, type Limit, runChecks } from './checks.js';
+import { maskEach, maskFolder } from './masking.js';
 import { listFiles, parkOtherVersions, restoreParked } from './park.js';
 import { type Sandbox, slotView } from './sandbox.js';
 import { agentLeftovers, resetSlot } from './slot.js';
@@ -155,23 +156,6 @@ async function maskSlot(slotDir: string, slot: SlotState, secrets: Secret[]): Pr
     files.push(...(entry.endsWith('/') ? (await listFiles(path.join(slotDir, entry))).map((f) => `${entry}${f}`) : [entry]));
   }
   return maskEach(slotDir, files, secrets, 'slot');
-}
-
-/** Masks every file of the experiment folder: the raw output, stderr, the patch, the copies. */
-export async function maskFolder(dir: string, secrets: Secret[]): Promise<MaskedFile[]> {
-  if (secrets.length === 0) return [];
-  const files = (await listFiles(dir)).filter((f) => f !== 'status.json' && !f.endsWith('.tmp'));
-  return maskEach(dir, files, secrets, 'experiment');
-}
-
-async function maskEach(dir: string, files: string[], secrets: Secret[], where: MaskedFile['where']): Promise<MaskedFile[]> {
-  const masked: MaskedFile[] = [];
-  for (const rel of files) {
-    const stat = await fs.lstat(path.join(dir, rel)).catch(() => undefined);
-    if (!stat?.isFile()) continue;
-    for (const [name, count] of await maskFile(path.join(dir, rel), secrets)) masked.push({ where, file: rel, name, count });
-  }
-  return masked;
 }
 
 /** Starts the agent, follows it to its end and fills in what it reported. */

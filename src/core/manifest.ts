@@ -3,14 +3,31 @@ import fs from 'fs-extra';
 import { PtgError, UsageError } from '../errors.js';
 import { readJson, readJsonIfExists, writeJsonAtomic } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
-import type { CarriedLines, CarryStatus } from './carry.js';
-import type { AgentContext } from './agent-context.js';
 import type { CheckResults, Verification } from './check-results.js';
 import type { Tokens } from '../io/streamjson.js';
 import { compareIds } from './root.js';
 import { paths } from './workspace.js';
 
 /** `skipped`: never started, for the reason in `skipReason` (the run's --max-cost was spent). */
+/** A sequential run's carried files (core/carry.ts). */
+/** Lines per carried file (a file that is not there has no entry). */
+export type CarriedLines = Record<string, number>;
+
+export interface CarryStatus {
+  /** The folder the files came from: the previous experiment's carry/out, or --carry-from. */
+  from?: string;
+  received: CarriedLines;
+  left: CarriedLines;
+}
+
+/** What else shaped the agent (core/agent-context.ts). */
+export interface AgentContext {
+  /** sha256 over the base commit and each file's name and bytes. */
+  hash: string;
+  /** The files hashed: repository paths, `~/.claude/…` for the user's. */
+  files: string[];
+}
+
 /** What status.json and the manifest say an experiment ran under (core/sandbox.ts). */
 export type SandboxRecord = { kind: 'bwrap'; version: string } | { kind: 'none'; reason: string };
 

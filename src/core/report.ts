@@ -2,10 +2,9 @@ import path from 'node:path';
 import { tailLines } from '../io/files.js';
 import type { ChangedFile } from '../io/git.js';
 import type { Tokens } from '../io/streamjson.js';
-import type { CarryStatus } from './carry.js';
 import { type CheckResults, latestChecks } from './check-results.js';
 import { EXPERIMENT_FILES, statusLine } from './experiment-folder.js';
-import { type ExperimentState, type ExperimentStatus, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus, sandboxText } from './manifest.js';
+import { type CarryStatus, type ExperimentState, type ExperimentStatus, experimentRelDir, type ManifestExperiment, type MaskedFile, type RunManifest, readStatus, sandboxText } from './manifest.js';
 import { isAlive } from './lock.js';
 
 export type ReportStatus = Exclude<ExperimentState, 'pending'> | 'unknown';

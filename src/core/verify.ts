@@ -14,7 +14,7 @@ import { type CheckResults, latestChecks, passedOf } from './check-results.js';
 import { CHECKS_DIR, type CheckSpec, defaultCheckConcurrency, runChecks } from './checks.js';
 import { type Sandbox, slotView } from './sandbox.js';
 import type { Secret } from '../io/mask.js';
-import { maskFolder } from './experiment.js';
+import { maskFolder } from './masking.js';
 import { EXPERIMENT_FILES } from './experiment-folder.js';
 import { isAlive, lockRun } from './lock.js';
 import { experimentFolder, type ManifestExperiment, readStatus, type RunManifest, statusFile, writeManifest } from './manifest.js';
