@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { checkSpecs, parseCount, runCheck, timeoutText } from '../src/core/checks.js';
+import { checkSpecs, parseCount, runCheck, timeoutText } from '../src/core/checks/checks.js';
 import { FAKE_AGENT, isAlive, makeRoot, makeUpstream, ptg, pushCommit, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { compareReports, worseBeyondNoise } from '../src/core/compare.js';
-import { checkNames, type Report, type ReportExperiment, statusText, totalsOf } from '../src/core/report.js';
-import { compareIds } from '../src/core/root.js';
-import { countDirections } from '../src/core/settings.js';
+import { compareReports, worseBeyondNoise } from '../src/core/reports/compare.js';
+import { checkNames, type Report, type ReportExperiment, statusText, totalsOf } from '../src/core/reports/report.js';
+import { compareIds } from '../src/core/root/root.js';
+import { countDirections } from '../src/core/run/settings.js';
 import { comparisonMarkdown } from '../src/render/markdown.js';
 import { FAKE_AGENT, ptg, setUpWorkspace } from './support/fixtures.js';
 

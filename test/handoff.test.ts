@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { claudeSessionFile, handoffArgs, sessionArgs } from '../src/core/handoff.js';
+import { claudeSessionFile, handoffArgs, sessionArgs } from '../src/core/run/handoff.js';
 import { FAKE_AGENT, git, isAlive, ptg, pushCommit, runIdOf, setUpWorkspace, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;

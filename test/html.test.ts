@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
-import { compareReports } from '../src/core/compare.js';
-import { checkNames, type Report, type ReportExperiment, repeatsOf, statusText, totalsOf } from '../src/core/report.js';
-import { readTranscript } from '../src/core/transcript.js';
+import { compareReports } from '../src/core/reports/compare.js';
+import { checkNames, type Report, type ReportExperiment, repeatsOf, statusText, totalsOf } from '../src/core/reports/report.js';
+import { readTranscript } from '../src/core/reports/transcript.js';
 import { comparisonHtml, reportHtml, transcriptHtml } from '../src/render/html.js';
 
 const EVIL = 'tests/test_<script>alert("x")</script>&.py';

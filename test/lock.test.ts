@@ -3,8 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
-import { clean } from '../src/core/clean.js';
-import { loadRoot } from '../src/core/root.js';
+import { clean } from '../src/core/setup/clean.js';
+import { loadRoot } from '../src/core/root/root.js';
 import { PROJECT, git, isAlive, makeRoot, ptg, pushCommit, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
 import YAML from 'yaml';
-import { parseShard, selectStps } from '../src/core/root.js';
+import { parseShard, selectStps } from '../src/core/root/root.js';
 import { makeRoot, makeUpstream, PROJECT, ptg, FAKE_AGENT, runIdOf, setUpWorkspace, tmpDir } from './support/fixtures.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => ({ id: String(i + 1), file: `${i + 1}.md` }));

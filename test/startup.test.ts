@@ -8,8 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import fs from 'fs-extra';
 import { simpleGit } from 'simple-git';
-import { parseDuration } from '../src/core/duration.js';
-import type { RunManifest } from '../src/core/manifest.js';
+import { parseDuration } from '../src/core/root/duration.js';
+import type { RunManifest } from '../src/core/workspace/manifest.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from '../src/errors.js';
 import { FAKE_AGENT, isAlive, makeRoot, PROJECT, ptg, PTG_BIN, type PtgResult, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 

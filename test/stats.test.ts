@@ -6,7 +6,7 @@
 //   outputs below): compared within 1e-6, or relatively for tiny p-values.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ALPHA, binomTest, mcnemarExact, meanInterval, pairsNeeded, signedRank, verdict, wilson } from '../src/core/stats.js';
+import { ALPHA, binomTest, mcnemarExact, meanInterval, pairsNeeded, signedRank, verdict, wilson } from '../src/core/reports/stats.js';
 
 function close(actual: number | undefined, expected: number, tolerance = 1e-6): void {
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= tolerance, `${actual} is not within ${tolerance} of ${expected}`);

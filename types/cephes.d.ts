@@ -1,5 +1,5 @@
 // cephes ships index.d.ts, but its package.json "exports" does not name it, so TypeScript's NodeNext
-// resolution cannot find it. These are the signatures src/core/stats.ts uses, copied from that file.
+// resolution cannot find it. These are the signatures src/core/reports/stats.ts uses, copied from that file.
 // It lives outside src/, where every .ts is a module built into dist/ (test/install.test.ts checks).
 declare module 'cephes' {
   /** Resolves once the WebAssembly is compiled; the functions throw before. */

@@ -1,4 +1,4 @@
-import { clean, planClean } from '../core/clean.js';
+import { clean, planClean } from '../core/setup/clean.js';
 import { EXIT, UsageError } from '../errors.js';
 import { sym } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';

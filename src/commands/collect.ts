@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { collectMerged, collectRun } from '../core/collect.js';
-import { findVersion } from '../core/root.js';
+import { collectMerged, collectRun } from '../core/reports/collect.js';
+import { findVersion } from '../core/root/root.js';
 import { EXIT, UsageError } from '../errors.js';
 import { reportHtml, transcriptHtml } from '../render/html.js';
 import { junitXml } from '../render/junit.js';

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { compareReports, worseBeyondNoise } from '../core/compare.js';
-import { findRun } from '../core/manifest.js';
-import { buildReport, modelReport } from '../core/report.js';
-import { compareIds, findVersion } from '../core/root.js';
-import { countDirections } from '../core/settings.js';
+import { compareReports, worseBeyondNoise } from '../core/reports/compare.js';
+import { findRun } from '../core/workspace/manifest.js';
+import { buildReport, modelReport } from '../core/reports/report.js';
+import { compareIds, findVersion } from '../core/root/root.js';
+import { countDirections } from '../core/run/settings.js';
 import { EXIT, PtgError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
 import { comparisonHtml } from '../render/html.js';

@@ -1,5 +1,5 @@
-import { type Root, loadRoot } from '../core/root.js';
-import { resolveWorkspace } from '../core/workspace.js';
+import { type Root, loadRoot } from '../core/root/root.js';
+import { resolveWorkspace } from '../core/workspace/workspace.js';
 
 /** Flags every command takes. */
 export interface GlobalFlags {

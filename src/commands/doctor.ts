@@ -1,7 +1,7 @@
-import { chooseAgent } from '../core/agent.js';
-import { doctor } from '../core/doctor.js';
-import { sandboxSettings } from '../core/sandbox.js';
-import { versionSettings } from '../core/settings.js';
+import { chooseAgent } from '../core/agent/agent.js';
+import { doctor } from '../core/setup/doctor.js';
+import { sandboxSettings } from '../core/agent/sandbox.js';
+import { versionSettings } from '../core/run/settings.js';
 import { EXIT } from '../errors.js';
 import { sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, output, printJson } from './context.js';

@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
-import { chooseAgent } from '../core/agent.js';
-import { type HandoffResult, handOff, planHandoff } from '../core/handoff.js';
-import { findVersion } from '../core/root.js';
-import { sandboxSettings } from '../core/sandbox.js';
-import { agentEnv, requireEnv, versionSettings } from '../core/settings.js';
+import { chooseAgent } from '../core/agent/agent.js';
+import { type HandoffResult, handOff, planHandoff } from '../core/run/handoff.js';
+import { findVersion } from '../core/root/root.js';
+import { sandboxSettings } from '../core/agent/sandbox.js';
+import { agentEnv, requireEnv, versionSettings } from '../core/run/settings.js';
 import { EXIT, exitForSignal, PtgError, UsageError } from '../errors.js';
 import { warningLine } from '../render/run.js';
 import { c } from '../render/style.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { pack } from '../core/merge.js';
-import { findVersion } from '../core/root.js';
+import { pack } from '../core/reports/merge.js';
+import { findVersion } from '../core/root/root.js';
 import { EXIT } from '../errors.js';
 import { sym } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';

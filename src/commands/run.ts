@@ -1,10 +1,10 @@
-import { chooseAgent } from '../core/agent.js';
-import { parseDuration } from '../core/duration.js';
-import { experimentLabel, statusLine } from '../core/experiment-folder.js';
-import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/settings.js';
-import { findVersion, parseIdList, parseShard, selectStps } from '../core/root.js';
-import { dryRunOf, executeRun, planRun } from '../core/run.js';
-import { sandboxSettings } from '../core/sandbox.js';
+import { chooseAgent } from '../core/agent/agent.js';
+import { parseDuration } from '../core/root/duration.js';
+import { experimentLabel, statusLine } from '../core/workspace/experiment-folder.js';
+import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/run/settings.js';
+import { findVersion, parseIdList, parseShard, selectStps } from '../core/root/root.js';
+import { dryRunOf, executeRun, planRun } from '../core/run/run.js';
+import { sandboxSettings } from '../core/agent/sandbox.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { dryRunLines, finishedLine, interruptLine, warningLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';

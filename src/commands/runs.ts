@@ -1,5 +1,5 @@
-import { listRuns } from '../core/manifest.js';
-import { isAlive } from '../core/lock.js';
+import { listRuns } from '../core/workspace/manifest.js';
+import { isAlive } from '../core/workspace/lock.js';
 import { EXIT } from '../errors.js';
 import { checksBrief, money } from '../render/run.js';
 import { table } from '../render/style.js';

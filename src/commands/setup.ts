@@ -1,6 +1,6 @@
-import { DEFAULT_REPO } from '../core/config.js';
-import { parseIdList, parseShard, selectStps } from '../core/root.js';
-import { resolveRepo, setup, type SetupStep } from '../core/setup.js';
+import { DEFAULT_REPO } from '../core/root/config.js';
+import { parseIdList, parseShard, selectStps } from '../core/root/root.js';
+import { resolveRepo, setup, type SetupStep } from '../core/setup/setup.js';
 import { EXIT } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { c, sym, table } from '../render/style.js';

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { formatDuration } from '../core/duration.js';
-import { EXPERIMENT_FILES } from '../core/experiment-folder.js';
-import { isAlive } from '../core/lock.js';
-import { listRuns } from '../core/manifest.js';
+import { formatDuration } from '../core/root/duration.js';
+import { EXPERIMENT_FILES } from '../core/workspace/experiment-folder.js';
+import { isAlive } from '../core/workspace/lock.js';
+import { listRuns } from '../core/workspace/manifest.js';
 import { EXIT } from '../errors.js';
 import { stateText } from '../render/run.js';
 import { c, table } from '../render/style.js';

@@ -1,15 +1,15 @@
-import { checkSpecs } from '../core/checks.js';
-import { findRun } from '../core/manifest.js';
-import { findVersion } from '../core/root.js';
-import { agentEnv, checksOf, runSecrets, versionSettings } from '../core/settings.js';
-import { verifyRun } from '../core/verify.js';
+import { checkSpecs } from '../core/checks/checks.js';
+import { findRun } from '../core/workspace/manifest.js';
+import { findVersion } from '../core/root/root.js';
+import { agentEnv, checksOf, runSecrets, versionSettings } from '../core/run/settings.js';
+import { verifyRun } from '../core/checks/verify.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
-import { prepareSandbox, sandboxSettings } from '../core/sandbox.js';
+import { prepareSandbox, sandboxSettings } from '../core/agent/sandbox.js';
 import { checkCell, warningLine } from '../render/run.js';
 import { table } from '../render/style.js';
-import { experimentLabel } from '../core/experiment-folder.js';
+import { experimentLabel } from '../core/workspace/experiment-folder.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
-import { parseIdList } from '../core/root.js';
+import { parseIdList } from '../core/root/root.js';
 import { positiveInt } from './run.js';
 
 export interface VerifyFlags extends GlobalFlags {

@@ -1,6 +1,6 @@
 // bubblewrap (`bwrap`): a private view of the filesystem for each agent, in milliseconds, with no
 // daemon. This module knows bwrap alone: whether it works here (the probe), its version, the
-// argv that gives a process the mounts core/sandbox.ts chose, and how bwrap says it failed.
+// argv that gives a process the mounts core/agent/sandbox.ts chose, and how bwrap says it failed.
 // Its two short commands run with node's own execFile: they come before the first agent, where
 // loading execa would cost a run 80 ms.
 import { execFile } from 'node:child_process';

@@ -1,7 +1,7 @@
 // The words and numbers of a comparison, shared by its markdown, its HTML and the CI gate's line.
-// Types only from core/compare.ts: rendering must not load the statistics' WebAssembly.
-import type { ComparedMetric, Comparison, ComparisonWarning, PairedComparison, RateChange, SampleSize, StpChange } from '../core/compare.js';
-import { formatDuration } from '../core/duration.js';
+// Types only from core/reports/compare.ts: rendering must not load the statistics' WebAssembly.
+import type { ComparedMetric, Comparison, ComparisonWarning, PairedComparison, RateChange, SampleSize, StpChange } from '../core/reports/compare.js';
+import { formatDuration } from '../core/root/duration.js';
 import { money } from './run.js';
 
 /** A, B, C, ...: the first run is the baseline A. */

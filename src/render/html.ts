@@ -1,9 +1,9 @@
-import type { ComparedMetric, Comparison } from '../core/compare.js';
-import { formatDuration } from '../core/duration.js';
-import { modelMismatch, type Report, type ReportExperiment, type ReportStatus } from '../core/report.js';
-import type { CheckResult } from '../core/check-results.js';
-import type { Transcript } from '../core/transcript.js';
-import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
+import type { ComparedMetric, Comparison } from '../core/reports/compare.js';
+import { formatDuration } from '../core/root/duration.js';
+import { modelMismatch, type Report, type ReportExperiment, type ReportStatus } from '../core/reports/report.js';
+import type { CheckResult } from '../core/workspace/check-results.js';
+import type { Transcript } from '../core/reports/transcript.js';
+import { experimentLabel, stpFolder } from '../core/workspace/experiment-folder.js';
 import { maskedText } from './markdown.js';
 import { checkCell, money } from './run.js';
 import { formatValue, intervalText, leftOutText, letter, metricTitle, PER_RUN_INTRO, pairedIntro, pairedTable, pairedTitle, perRunTable, perStpTable, REGRESSIONS_NOTE, regressionsHeading, sampleSizeOfRun, stpChangeText, type TextTable, warningText } from './comparison.js';

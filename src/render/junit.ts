@@ -1,5 +1,5 @@
-import { experimentLabel } from '../core/experiment-folder.js';
-import type { Report, ReportExperiment } from '../core/report.js';
+import { experimentLabel } from '../core/workspace/experiment-folder.js';
+import type { Report, ReportExperiment } from '../core/reports/report.js';
 
 function xml(text: unknown): string {
   return (

@@ -1,8 +1,8 @@
-import type { Comparison } from '../core/compare.js';
-import { formatDuration } from '../core/duration.js';
-import { modelMismatch, type Report, type ReportExperiment } from '../core/report.js';
-import { experimentLabel, stpFolder } from '../core/experiment-folder.js';
-import type { MaskedFile } from '../core/manifest.js';
+import type { Comparison } from '../core/reports/compare.js';
+import { formatDuration } from '../core/root/duration.js';
+import { modelMismatch, type Report, type ReportExperiment } from '../core/reports/report.js';
+import { experimentLabel, stpFolder } from '../core/workspace/experiment-folder.js';
+import type { MaskedFile } from '../core/workspace/manifest.js';
 import { checkCell, money } from './run.js';
 import { leftOutText, letter, PER_RUN_INTRO, pairedIntro, pairedTable, pairedTitle, perRunTable, perStpTable, REGRESSIONS_NOTE, regressionsHeading, runText, sampleSizeOfRun, stpChangeText, warningText } from './comparison.js';
 

@@ -1,10 +1,10 @@
-import { experimentLabel } from '../core/experiment-folder.js';
-import { formatDuration } from '../core/duration.js';
-import type { ExperimentState, ExperimentStatus } from '../core/manifest.js';
-import type { dryRunOf, RunResult } from '../core/run.js';
+import { experimentLabel } from '../core/workspace/experiment-folder.js';
+import { formatDuration } from '../core/root/duration.js';
+import type { ExperimentState, ExperimentStatus } from '../core/workspace/manifest.js';
+import type { dryRunOf, RunResult } from '../core/run/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
-import type { CheckResult } from '../core/check-results.js';
-import { sandboxText } from '../core/manifest.js';
+import type { CheckResult } from '../core/workspace/check-results.js';
+import { sandboxText } from '../core/workspace/manifest.js';
 import { c, sym, table } from './style.js';
 
 export function money(usd: number | undefined): string {

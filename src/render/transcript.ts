@@ -1,6 +1,6 @@
 // `ptg show`: a transcript as terminal lines, colours where the terminal has them.
-import { formatDuration } from '../core/duration.js';
-import type { Transcript } from '../core/transcript.js';
+import { formatDuration } from '../core/root/duration.js';
+import type { Transcript } from '../core/reports/transcript.js';
 import { money } from './run.js';
 import { c, table } from './style.js';
 

@@ -1,0 +1,609 @@
+import { setMaxListeners } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'fs-extra';
+import pLimit from 'p-limit';
+import { UsageError } from '../../errors.js';
+import { maskText, type Secret } from '../../io/mask.js';
+import { MARKER_PREFIX, which } from '../../io/proc.js';
+import type { AgentFigures } from '../../io/streamjson.js';
+import { askAgentVersion, cachedAgentVersion, DEFAULT_AGENT } from '../agent/agent.js';
+import { type ExperimentPlan, retryReason, runExperiment, skipExperiment } from './experiment.js';
+import { commandName, planVersionInstall } from '../setup/install.js';
+import { lockSlots } from '../workspace/lock.js';
+import { CARRY_OUT } from './carry.js';
+import { passedOf } from '../workspace/check-results.js';
+import { type CheckSpec, checkSpecs, defaultCheckConcurrency } from '../checks/checks.js';
+import { type ExperimentStatus, type ManifestExperiment, type RunManifest, readManifest, runDir, sortExperiments, writeManifest } from '../workspace/manifest.js';
+import { buildPrompt, sha256 } from '../root/prompt.js';
+import type { Root, Stp, Version } from '../root/root.js';
+import { DEFAULT_SANDBOX, prepareSandbox, type Sandbox, type SandboxSettings } from '../agent/sandbox.js';
+import { paths, readSlot, requireWorkspace, type SlotState, slotName } from '../workspace/workspace.js';
+
+export { DEFAULT_AGENT };
+export const DEFAULT_AGENT_ARGS = ['-p', '--dangerously-skip-permissions', '--output-format', 'stream-json', '--verbose'];
+
+export interface RunRequest {
+  root: Root;
+  workspace: string;
+  version: Version;
+  stps: Stp[];
+  /** The agent binary; the default arguments are always passed, `extraArgs` after them. */
+  agentCommand: string;
+  extraArgs: string[];
+  concurrency?: number;
+  timeoutMs?: number;
+  idleTimeoutMs?: number;
+  runId?: string;
+  resume?: string;
+  repeat?: number;
+  shard?: string;
+  env: NodeJS.ProcessEnv;
+  /** The variables ptg adds or requires for the agent: their names go into the manifest, never their values. */
+  envNames?: string[];
+  /** Values masked as `***NAME***` in every file the run keeps. */
+  secrets?: Secret[];
+  /** Globs of files kept from the slot after each agent ends. */
+  artifacts?: string[];
+  /** Each model gets every STP (a matrix in one run id); the agent gets `--model M`. */
+  models?: string[];
+  /** Plan only: no run id is claimed, no lock taken, nothing written, no agent asked anything. */
+  dryRun?: boolean;
+  /** Runs again, after a back-off, an experiment that ended on a transient API error: at most this many times. */
+  retries?: number;
+  /** No experiment starts once the run's recorded cost (finished ones, and what running ones reported so far) reaches this. */
+  maxCostUsd?: number;
+  /** Verdicts run in each slot after its agent ends (default: pyright). */
+  checks?: CheckSpec[];
+  /** Checks at once across the run (default: the number of cores). */
+  checkConcurrency?: number;
+  /** One experiment at a time in STP order, each receiving `carry` as the previous one left it. */
+  sequential?: boolean;
+  carry?: string[];
+  /** What the first experiment of the chain receives: a file (the one carried path) or a folder of them. */
+  carryFrom?: string;
+  /** Where the agents run (core/agent/sandbox.ts); default `auto`. */
+  sandbox?: SandboxSettings;
+  ptgVersion: string;
+}
+
+export interface RunPlan {
+  manifest: RunManifest;
+  experiments: ExperimentPlan[];
+  agentPath: string;
+  /** Probed once for the run: every agent and check of it runs under this. */
+  sandbox: Sandbox;
+  /** Asks the agent's `--version` (once): while the first agents run, not before they start. */
+  agentVersion: () => Promise<string>;
+  /** What this same agent file answered when last asked in this workspace: known before any agent starts. */
+  cachedAgentVersion?: string;
+  /** The run id was claimed by this plan (not a resume): given back if the run cannot start. */
+  claimed: boolean;
+  /** Experiment folders of a resumed run that get a new attempt. */
+  retried: string[];
+}
+
+/** `20260209_143022`: the scripts' timestamp, in local time. */
+export function timestampId(date = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}_${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+export function validateRunId(id: string): string {
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(id) || id.includes('..')) {
+    throw new UsageError(`Invalid run id "${id}": use letters, digits, "_", "-" and "." only.`);
+  }
+  return id;
+}
+
+export function modelOf(args: string[]): string | undefined {
+  const i = args.findIndex((a) => a === '--model' || a.startsWith('--model='));
+  if (i < 0) return undefined;
+  return args[i]!.includes('=') ? args[i]!.split('=')[1] : args[i + 1];
+}
+
+/** `v3_experiment_<run-id>`, then `_<model>` with --model, then `_r<k>` with --repeat. */
+export function experimentDirName(version: string, runId: string, repeat?: number, model?: string): string {
+  return `${version}_experiment_${runId}${model ? `_${model.replace(/[^\w.-]/g, '_')}` : ''}${repeat ? `_r${repeat}` : ''}`;
+}
+
+/**
+ * Checks everything that can be checked before an agent starts: the refusals of `ptg run`.
+ * Returns the agent's absolute path.
+ */
+export async function preflight(req: Pick<RunRequest, 'workspace' | 'stps' | 'agentCommand' | 'env'> & { args: string[] }): Promise<string> {
+  await requireWorkspace(req.workspace);
+  if (req.stps.length === 0) throw new UsageError('No STPs selected: check --stp and --shard.');
+  const agentPath = await findAgent(req.agentCommand, req.env);
+  requireSandboxAsRoot(req.args, req.env, 'ptg run');
+  return agentPath;
+}
+
+/** The agent's absolute path, or the refusal that says how to get one. */
+export async function findAgent(command: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const agentPath = await which(command, env.PATH);
+  if (agentPath) return agentPath;
+  throw new UsageError(
+    command === DEFAULT_AGENT
+      ? 'Claude Code (`claude`) is not on PATH: install it with `npm install -g @anthropic-ai/claude-code`, or name another agent with --agent or PTG_AGENT.'
+      : `Agent \`${command}\` not found: give a path or a command on PATH.`,
+  );
+}
+
+/** As root, claude refuses --dangerously-skip-permissions without IS_SANDBOX=1: say so before it starts. */
+export function requireSandboxAsRoot(args: string[], env: NodeJS.ProcessEnv, command: string): void {
+  if (process.getuid?.() !== 0 || !args.includes('--dangerously-skip-permissions') || env.IS_SANDBOX === '1') return;
+  const set = env.IS_SANDBOX ? ` (it is "${env.IS_SANDBOX}": claude accepts only 1)` : '';
+  throw new UsageError(
+    `Running as root: claude refuses --dangerously-skip-permissions unless IS_SANDBOX=1${set}. In a container or sandbox, run \`IS_SANDBOX=1 ${command} ...\`; elsewhere, run ptg as a normal user.`,
+  );
+}
+
+/** Resolves slots, prompts, the run id and the manifest; starts nothing. */
+export async function planRun(req: RunRequest): Promise<RunPlan> {
+  const args = [...DEFAULT_AGENT_ARGS, ...req.extraArgs].map((arg) => maskText(arg, req.secrets ?? []));
+  const agentPath = await preflight({ ...req, args });
+  const ws = await requireWorkspace(req.workspace);
+  // bubblewrap's probe (two short processes) runs while the run is planned; its refusal still comes before any agent.
+  const sandboxReady = prepareSandbox(req.sandbox ?? DEFAULT_SANDBOX, { env: req.env, workspace: req.workspace, agentPath });
+  sandboxReady.catch(() => undefined);
+  const install = await planVersionInstall(req.version);
+
+  const slots = new Map<string, SlotState>();
+  for (const stp of req.stps) {
+    const name = slotName(stp, ws.repoName);
+    const slot = await readSlot(req.workspace, name);
+    if (!slot) throw new UsageError(`STP ${stp.id} has no slot yet: run \`ptg setup\` first.`);
+    const installed = slot.versions.find((v) => v.version === req.version.name);
+    if (installed?.hash !== install.hash) {
+      throw new UsageError(`${req.version.name} ${installed ? 'changed' : 'is new'} since the slots were set up: run \`ptg setup\` to install it.`);
+    }
+    slots.set(stp.id, slot);
+  }
+
+  const versionText = await fs.readFile(req.version.entryFile, 'utf8');
+  let asked: Promise<string> | undefined;
+  const agentVersion = () => (asked ??= agentVersionOf(agentPath, req.env, req.workspace));
+  const repeat = req.repeat ?? 1;
+  let manifest: RunManifest;
+  const retried: string[] = [];
+  let runId: string;
+  const planned: ExperimentPlan[] = [];
+
+  const plan = async (stp: Stp, r?: number, model?: string, dir?: string): Promise<ExperimentPlan> => {
+    const slot = slots.get(stp.id)!;
+    const prompt = buildPrompt(req.version, versionText, await fs.readFile(stp.file, 'utf8'), stp.file, req.root.config.prompts);
+    return {
+      stp: stp.id,
+      stpFile: stp.file,
+      repeat: r,
+      model,
+      slot: slot.slot,
+      slotDir: slot.dir,
+      dir: dir ?? path.join(paths.experiments(req.workspace), experimentDirName(req.version.name, runId, r, model), slot.slot),
+      baseCommit: slot.baseCommit,
+      prompt,
+      promptSha256: sha256(prompt),
+    };
+  };
+
+  if (req.resume) {
+    runId = validateRunId(req.resume);
+    const previous = await readManifest(req.workspace, req.version.name, runId);
+    if (!previous) throw new UsageError(`No run ${runId} of ${req.version.name} to resume: \`ptg runs\` lists them.`);
+    if (previous.versionHash !== install.hash) {
+      throw new UsageError(`${req.version.name} changed since run ${runId} started: resuming would mix two versions in one run. Start a new run instead.`);
+    }
+    manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames } };
+    const wanted = new Set(req.stps.map((s) => s.id));
+    for (const e of previous.experiments) {
+      if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
+      const stp = req.stps.find((s) => s.id === e.stp)!;
+      // Its folder stays where the run put it (inside the slot for a run of ptg 0.1).
+      planned.push(await plan(stp, e.repeat, e.model, e.dir));
+      retried.push(e.dir);
+    }
+    if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
+  } else {
+    runId = req.dryRun ? validateRunId(req.runId ?? timestampId()) : await claimRunId(req.workspace, req.version.name, req.runId);
+    for (const stp of req.stps) {
+      for (const model of req.models?.length ? req.models : [undefined]) {
+        for (let r = 1; r <= repeat; r++) planned.push(await plan(stp, repeat > 1 ? r : undefined, model));
+      }
+    }
+    manifest = {
+      format: 1,
+      version: req.version.name,
+      kind: req.version.kind,
+      runId,
+      ptgVersion: req.ptgVersion,
+      host: os.hostname(),
+      pid: process.pid,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      repo: ws.repo,
+      agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames },
+      model: req.models?.length === 1 ? req.models[0] : req.models?.length ? undefined : modelOf(args),
+      models: req.models?.length ? req.models : undefined,
+      versionHash: install.hash,
+      concurrency: 0,
+      timeoutMs: req.timeoutMs,
+      repeat,
+      shard: req.shard,
+      experiments: [],
+    };
+  }
+  if (!req.resume && req.sequential) manifest.sequential = { carry: req.carry ?? [], carryFrom: req.carryFrom };
+  // A sequential run's chains (one per model and repeat) are independent: -j of them side by side.
+  const parallel = manifest.sequential ? new Set(planned.map(chainKey)).size : planned.length;
+  manifest.concurrency = Math.max(1, Math.min(req.concurrency ?? parallel, parallel));
+  manifest.timeoutMs = req.timeoutMs;
+  const byDir = new Map(manifest.experiments.map((e) => [e.dir, e]));
+  for (const e of planned) {
+    const old = byDir.get(e.dir);
+    byDir.set(e.dir, {
+      stp: e.stp,
+      repeat: e.repeat,
+      model: e.model,
+      slot: e.slot,
+      dir: e.dir,
+      baseCommit: e.baseCommit,
+      promptSha256: e.promptSha256,
+      state: 'pending',
+      attempts: old?.attempts ?? 0,
+    });
+  }
+  manifest.experiments = sortExperiments([...byDir.values()]);
+  // This ptg's agents, a resumed run's included, carry this marker (see io/proc.ts).
+  manifest.marker = MARKER_PREFIX;
+  const sandbox = await sandboxReady;
+  manifest.sandbox = sandbox.record;
+  const cached = await cachedAgentVersion(req.workspace, agentPath);
+  return { manifest, experiments: planned, agentPath, sandbox, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
+}
+
+/** What `ptg run --dry-run` shows: the plan as data, with the environment's names and never a value. */
+export function dryRunOf(plan: RunPlan, req: RunRequest) {
+  const m = plan.manifest;
+  return {
+    format: 1 as const,
+    version: m.version,
+    versionHash: m.versionHash,
+    runId: m.runId,
+    resume: Boolean(req.resume),
+    concurrency: m.concurrency,
+    timeoutMs: req.timeoutMs,
+    idleTimeoutMs: req.idleTimeoutMs,
+    maxCostUsd: req.maxCostUsd,
+    retries: req.retries,
+    agent: { path: plan.agentPath, version: plan.cachedAgentVersion, env: req.envNames ?? [] },
+    sandbox: plan.sandbox.record,
+    models: req.models?.length ? req.models : undefined,
+    sequential: m.sequential,
+    artifacts: req.artifacts?.length ? req.artifacts : undefined,
+    checks: (req.checks ?? checkSpecs()).map((c) => c.name),
+    checkConcurrency: req.checkConcurrency ?? defaultCheckConcurrency(),
+    experiments: plan.experiments.map((e) => ({
+      stp: e.stp,
+      model: e.model,
+      repeat: e.repeat,
+      slot: e.slot,
+      dir: e.dir,
+      argv: [plan.agentPath, ...m.agent.args, ...(e.model ? ['--model', e.model] : [])],
+      promptSha256: e.promptSha256,
+      prompt: e.prompt.split('\n').slice(0, 3),
+    })),
+  };
+}
+
+/** Makes the run's folder; taken ids get a suffix, so two runs in one second never share one. */
+async function claimRunId(ws: string, version: string, wanted?: string): Promise<string> {
+  await fs.ensureDir(path.dirname(runDir(ws, version, 'x')));
+  const base = wanted ? validateRunId(wanted) : timestampId();
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? base : `${base}_${n}`;
+    try {
+      await fs.mkdir(runDir(ws, version, id));
+      return id;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (wanted) throw new UsageError(`Run ${wanted} of ${version} exists already: resume it with --resume ${wanted}, or choose another --run-id.`);
+    }
+  }
+}
+
+/** The agent's `--version`, also recorded for the first line of the next run (core/agent/agent.ts). */
+async function agentVersionOf(agentPath: string, env: NodeJS.ProcessEnv, workspace: string): Promise<string> {
+  const result = await askAgentVersion(agentPath, env, workspace).catch(() => undefined);
+  return result?.ok ? result.version : 'unknown';
+}
+
+export interface RunEvents {
+  onExperimentStarted?(exp: ExperimentPlan, pid: number | undefined): void;
+  /** A transient API error: the experiment starts again as attempt `attempt`. */
+  onExperimentRetry?(exp: ExperimentPlan, attempt: number, reason: string): void;
+  onExperimentProgress?(exp: ExperimentPlan, figures: AgentFigures): void;
+  onExperimentFinished?(exp: ExperimentPlan, status: ExperimentStatus): void;
+}
+
+export interface RunResult {
+  manifest: RunManifest;
+  statuses: ExperimentStatus[];
+  interrupted: boolean;
+}
+
+/**
+ * Carries out a plan: experiments in parallel up to the concurrency, one at a time per slot,
+ * the manifest kept current. An aborted `signal` stops launching and ends every agent.
+ */
+export async function executeRun(plan: RunPlan, req: RunRequest, signal: AbortSignal, events: RunEvents = {}): Promise<RunResult> {
+  const { manifest } = plan;
+  const ws = req.workspace;
+  // Each running experiment listens for the abort: more than Node's default of 10 is expected.
+  setMaxListeners(manifest.concurrency + 10, signal);
+  let release: () => Promise<void>;
+  try {
+    release = await lockSlots(ws, [...new Set(plan.experiments.map((e) => e.slot))], { version: manifest.version, runId: manifest.runId });
+  } catch (error) {
+    // A refused run gives its id back: `--run-id X` stays free, and `--resume X` finds no half-run.
+    if (plan.claimed) await fs.rmdir(runDir(ws, manifest.version, manifest.runId)).catch(() => undefined);
+    throw error;
+  }
+  try {
+    for (const dir of plan.retried) await keepAttempt(dir);
+    if (plan.claimed && manifest.sequential?.carryFrom) await stageCarryFrom(manifest.sequential, path.join(runDir(ws, manifest.version, manifest.runId), CARRY_FROM));
+    // A manifest that cannot be written (a full disk) must not tear the run down: its agents
+    // finish and their folders are complete. The run then ends with the error.
+    let saveError: unknown;
+    let saving = Promise.resolve();
+    const save = () =>
+      (saving = saving.then(() => writeManifest(ws, manifest)).catch((error) => {
+        saveError ??= error;
+      }));
+    const recordVersion = () =>
+      void plan.agentVersion().then((version) => {
+        manifest.agent.version = version;
+        void save();
+      });
+    let started = 0;
+    const entry = (exp: ExperimentPlan) => manifest.experiments.find((e) => e.dir === exp.dir)!;
+    await save();
+
+    // The run's cost so far: what finished experiments recorded, and what running ones reported.
+    const reported = new Map<string, number>();
+    const spent = () =>
+      manifest.experiments.reduce((sum, x) => sum + (x.state === 'running' ? 0 : (x.costUsd ?? 0)), 0) + [...reported.values()].reduce((a, b) => a + b, 0);
+    const agentPlaces = places(manifest.concurrency);
+    // Checks have a limit of their own: seven pyrights at once would fight seven agents for the cores.
+    const checkLimit = pLimit(req.checkConcurrency ?? defaultCheckConcurrency());
+    const statuses: ExperimentStatus[] = [];
+    const bySlot = new Map<string, ExperimentPlan[]>();
+    for (const exp of plan.experiments) bySlot.set(exp.slot, [...(bySlot.get(exp.slot) ?? []), exp]);
+
+    /** An experiment and its retries; `agentEnded` gives up its agent place, `again` takes one back for a retry. */
+    const attemptAll = async (exp: ExperimentPlan, agentEnded: () => void, again: () => Promise<void>) => {
+      const e = entry(exp);
+      if (signal.aborted) {
+        e.state = 'interrupted';
+        return;
+      }
+      if (req.maxCostUsd !== undefined && spent() >= req.maxCostUsd) {
+        const skipped = await skipExperiment(exp, { version: manifest.version, runId: manifest.runId, timeoutMs: req.timeoutMs, idleTimeoutMs: req.idleTimeoutMs });
+        Object.assign(e, { state: 'skipped', finishedAt: skipped.finishedAt });
+        statuses.push(skipped);
+        await save();
+        events.onExperimentFinished?.(exp, skipped);
+        return;
+      }
+      Object.assign(e, { state: 'running', attempts: e.attempts + 1, startedAt: new Date().toISOString(), finishedAt: undefined });
+      const earlierAttempts: NonNullable<ExperimentStatus['retries']> = [];
+      let status: ExperimentStatus;
+      for (;;) {
+        status = await runExperiment(exp, {
+          workspace: ws,
+          version: manifest.version,
+          runId: manifest.runId,
+          agent: { command: plan.agentPath, args: exp.model ? [...manifest.agent.args, '--model', exp.model] : manifest.agent.args },
+          env: req.env,
+          sandbox: plan.sandbox,
+          timeoutMs: req.timeoutMs,
+          idleTimeoutMs: req.idleTimeoutMs,
+          secrets: req.secrets,
+          artifacts: req.artifacts,
+          checks: req.checks ?? checkSpecs(),
+          checkLimit,
+          carry: manifest.sequential && { paths: manifest.sequential.carry, from: carrySource(manifest, e, runDir(ws, manifest.version, manifest.runId)) },
+          command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
+          signal,
+          onStarted: (pid) => {
+            e.pid = pid;
+            // The first wave is off: now there is CPU to spare for the agent's --version.
+            if (++started === manifest.concurrency) recordVersion();
+            void save();
+            events.onExperimentStarted?.(exp, pid);
+          },
+          onProgress: (figures) => {
+            reported.set(exp.dir, figures.costUsd ?? 0);
+            events.onExperimentProgress?.(exp, figures);
+          },
+          earlierAttempts: earlierAttempts.length ? [...earlierAttempts] : undefined,
+          onAgentEnded: agentEnded,
+        });
+        const reason = retryReason(status);
+        if (!reason || earlierAttempts.length >= (req.retries ?? 0) || signal.aborted) break;
+        // A transient API error: the same experiment again, from a clean slot, its files kept in attempt-<k>/.
+        earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason, ...ownFigures(status, earlierAttempts) });
+        events.onExperimentRetry?.(exp, earlierAttempts.length + 1, reason);
+        if (!(await backOff(earlierAttempts.length, signal))) break;
+        await again();
+        await keepAttempt(exp.dir);
+        e.attempts += 1;
+      }
+      reported.delete(exp.dir);
+      Object.assign(e, {
+        state: status.state,
+        finishedAt: status.finishedAt,
+        durationMs: status.durationMs,
+        exitCode: status.exitCode,
+        turns: status.turns,
+        costUsd: status.costUsd,
+        carried: status.carry?.left,
+        reportedModel: status.model,
+        checks: status.checks && passedOf(status.checks),
+        pid: undefined,
+      });
+      if (!manifest.model && !manifest.models && status.model) manifest.model = status.model;
+      statuses.push(status);
+      await save();
+      events.onExperimentFinished?.(exp, status);
+    };
+    /** One experiment, holding a place among the agents (`take`) while its agent runs. */
+    const one = async (exp: ExperimentPlan, take: Take = async () => () => undefined) => {
+      let leave = await take();
+      try {
+        await attemptAll(exp, () => leave(), async () => {
+          leave();
+          leave = await take();
+        });
+      } finally {
+        leave();
+      }
+    };
+    if (manifest.sequential) {
+      // A chain: STP order, one at a time, each waiting for what the one before it left. The
+      // chains (one per model and repeat) go side by side, taking turns at each slot: the second
+      // starts STP 1 when the first moves on to STP 2.
+      const chains = new Map<string, ExperimentPlan[]>();
+      for (const exp of sortExperiments(plan.experiments)) chains.set(chainKey(exp), [...(chains.get(chainKey(exp)) ?? []), exp]);
+      const turn = turns();
+      await Promise.all([...chains.keys()].sort().map(async (key) => {
+        for (const exp of chains.get(key)!) await turn(exp.slot, () => one(exp, agentPlaces));
+      }));
+      await keepFinalCarry(manifest, runDir(ws, manifest.version, manifest.runId));
+    } else {
+      await Promise.all([...bySlot.values()].map(async (list) => {
+        for (const exp of list) await one(exp, agentPlaces);
+      }));
+    }
+
+    manifest.state = signal.aborted ? 'interrupted' : 'finished';
+    manifest.finishedAt = new Date().toISOString();
+    manifest.agent.version = await plan.agentVersion();
+    await save();
+    if (saveError) throw saveError;
+    return { manifest, statuses: sortExperiments(statuses), interrupted: signal.aborted };
+  } finally {
+    await release();
+  }
+}
+
+type Take = () => Promise<() => void>;
+
+/** A sequential run's chain: one model and one repeat. */
+const chainKey = (e: { model?: string; repeat?: number }) => `${e.model ?? ''}\0${String(e.repeat ?? 1).padStart(6, '0')}`;
+
+/** One experiment at a time per slot, in the order they ask: `turn(slot, fn)` runs fn once the slot is free. */
+function turns(): <T>(slot: string, fn: () => Promise<T>) => Promise<T> {
+  const last = new Map<string, Promise<unknown>>();
+  return (slot, fn) => {
+    const mine = (last.get(slot) ?? Promise.resolve()).then(fn);
+    last.set(slot, mine.catch(() => undefined));
+    return mine;
+  };
+}
+
+/**
+ * At most `n` agents at once: `take()` waits for a place and gives the function that leaves it
+ * (once, however often called). An experiment leaves its place when its agent ends, before its
+ * checks, which have a limit of their own: the next agent does not wait for them.
+ */
+function places(n: number): Take {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async () => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    };
+  };
+}
+
+/** An attempt's own cost and tokens: its status counts the earlier attempts' too. */
+function ownFigures(status: ExperimentStatus, earlier: NonNullable<ExperimentStatus['retries']>): { costUsd?: number; tokens?: ExperimentStatus['tokens'] } {
+  const costUsd = status.costUsd === undefined ? undefined : Math.round((status.costUsd - earlier.reduce((sum, a) => sum + (a.costUsd ?? 0), 0)) * 1e9) / 1e9;
+  const tokens = status.tokens && { ...status.tokens };
+  for (const a of earlier) if (tokens && a.tokens) for (const k of Object.keys(tokens) as (keyof typeof tokens)[]) tokens[k] -= a.tokens[k];
+  return { costUsd, tokens };
+}
+
+/** Waits 1 s, 2 s, 4 s… (at most 60 s), each ±50%, so that retries do not arrive together; false when interrupted. */
+function backOff(retry: number, signal: AbortSignal): Promise<boolean> {
+  const ms = Math.min(60_000, 1000 * 2 ** (retry - 1)) * (0.5 + Math.random());
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort);
+  });
+}
+
+const FINISHED = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);
+const CARRY_FROM = 'carry-from';
+
+/** The experiments of one chain (one model, one repeat) in order. */
+function chainOf(manifest: RunManifest, repeat?: number, model?: string) {
+  return sortExperiments(manifest.experiments.filter((e) => e.repeat === repeat && e.model === model));
+}
+
+/**
+ * Where an experiment's carried files come from: the `carry/out/` of the last experiment before
+ * it in its chain that ran to its end (failed ones too: they pass on what they left), else what
+ * --carry-from gave, else nothing. A resumed chain so continues from its last finished step.
+ */
+function carrySource(manifest: RunManifest, e: ManifestExperiment, run: string): string | undefined {
+  const chain = chainOf(manifest, e.repeat, e.model);
+  const before = chain.slice(0, chain.indexOf(e)).reverse().find((x) => FINISHED.has(x.state));
+  if (before) return path.join(before.dir, CARRY_OUT);
+  return manifest.sequential?.carryFrom ? path.join(run, CARRY_FROM) : undefined;
+}
+
+/** Copies --carry-from into the run's folder, as the carried paths: resuming needs it still. */
+async function stageCarryFrom(sequential: NonNullable<RunManifest['sequential']>, dest: string): Promise<void> {
+  const from = sequential.carryFrom!;
+  if ((await fs.stat(from)).isDirectory()) await fs.copy(from, dest);
+  else await fs.copy(from, path.join(dest, sequential.carry[0]!));
+}
+
+/** The run keeps each chain's last carried files beside its manifest: `carry/` (`carry/<model>/r<k>/` with --model and --repeat). */
+async function keepFinalCarry(manifest: RunManifest, run: string): Promise<void> {
+  const chains = new Map(manifest.experiments.map((e) => [`${e.model}/${e.repeat}`, e]));
+  for (const { repeat, model } of chains.values()) {
+    const last = chainOf(manifest, repeat, model).reverse().find((x) => FINISHED.has(x.state));
+    const dest = path.join(run, 'carry', model ? model.replace(/[^\w.-]/g, '_') : '', repeat ? `r${repeat}` : '');
+    await fs.remove(dest);
+    if (last && (await fs.pathExists(path.join(last.dir, CARRY_OUT)))) await fs.copy(path.join(last.dir, CARRY_OUT), dest);
+  }
+}
+
+/** A resumed experiment's earlier files move to `attempt-<n>/` inside its folder. */
+async function keepAttempt(dir: string): Promise<void> {
+  if (!(await fs.pathExists(dir))) return;
+  const entries = (await fs.readdir(dir)).filter((name) => !/^attempt-\d+$/.test(name));
+  if (entries.length === 0) return;
+  let n = 1;
+  while (await fs.pathExists(path.join(dir, `attempt-${n}`))) n++;
+  const target = path.join(dir, `attempt-${n}`);
+  await fs.ensureDir(target);
+  for (const name of entries) await fs.move(path.join(dir, name), path.join(target, name));
+}

@@ -1,0 +1,171 @@
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'fs-extra';
+import pLimit from 'p-limit';
+import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, isCheckout, keepRef, resetTo, updateMirror } from '../../io/git.js';
+import { applyInstall, planVersionInstall } from './install.js';
+import { lockSlots } from '../workspace/lock.js';
+import { setupPython } from './python.js';
+import type { Stp, Version } from '../root/root.js';
+import { restoreParked } from '../workspace/park.js';
+import { agentLeftovers, ignoredBaseline, slotCondition } from '../workspace/slot.js';
+import { paths, readSlot, repoName, type PythonStatus, type SlotState, slotName, writeSlot, writeWorkspace } from '../workspace/workspace.js';
+
+/** What a slot's `.git/info/exclude` gets, so ptg's folders never show in its diffs. */
+export const EXCLUDES = ['/*_experiment_*/', '/.claude/', '/.venv/'];
+
+export interface SetupOptions {
+  workspace: string;
+  /** A URL, or an absolute path (see resolveRepo). */
+  repo: string;
+  ref?: string;
+  stps: Stp[];
+  versions: Version[];
+  /** false: skip; undefined: uv or python3 -m venv; a list: these shell commands. */
+  python: false | string[] | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type SetupStep = 'checkout' | 'install' | 'python';
+
+export interface SetupEvents {
+  onMirror?(state: 'start' | 'done', detail?: string): void;
+  onStep?(stp: string, step: SetupStep, state: 'start' | 'done' | 'failed', detail?: string): void;
+}
+
+export interface SlotResult {
+  stp: string;
+  slot: string;
+  dir: string;
+  ok: boolean;
+  /** What happened to the checkout. */
+  checkout: 'cloned' | 'updated' | 'unchanged' | 'kept' | 'error';
+  baseCommit?: string;
+  python?: PythonStatus;
+  /** Why the slot is not ready. */
+  reason?: string;
+}
+
+export interface SetupResult {
+  workspace: string;
+  repo: string;
+  baseCommit: string;
+  slots: SlotResult[];
+}
+
+/** A URL (https://, file://, ssh://) or scp-style `git@host:org/repo.git` as given; a path resolved against `base`. */
+export function resolveRepo(repo: string, base: string): string {
+  const isUrl = /^[a-z][\w+.-]*:\/\//i.test(repo) || /^[\w.-]+@[\w.-]+:/.test(repo);
+  return isUrl ? repo : path.resolve(base, repo);
+}
+
+/**
+ * Makes or updates one slot per STP from a single fetch, installs versions, sets up Python.
+ * Holds the slots' locks throughout; refuses (exit 2), with nothing changed, while a run holds one.
+ */
+export async function setup(opts: SetupOptions, events: SetupEvents = {}): Promise<SetupResult> {
+  // Before anything changes: a run's agent may be writing in any of these slots.
+  const release = await lockSlots(opts.workspace, opts.stps.map((stp) => slotName(stp, repoName(opts.repo))), { command: 'setup' });
+  try {
+    return await setupLocked(opts, events);
+  } finally {
+    await release();
+  }
+}
+
+async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<SetupResult> {
+  const ws = opts.workspace;
+  const repo = opts.repo;
+  events.onMirror?.('start');
+  const baseCommit = await updateMirror(paths.mirror(ws), repo, opts.ref);
+  events.onMirror?.('done', baseCommit);
+
+  const installs = await Promise.all(opts.versions.map(planVersionInstall));
+  const name = repoName(repo);
+  // Checkouts wait on the disk more than the CPU: four at a time measured best on 2 cores
+  // (seven no better). Python installs wait on the network: all at once.
+  const checkoutLimit = pLimit(Math.max(4, os.availableParallelism()));
+  const slots = await Promise.all(
+    opts.stps.map(async (stp): Promise<SlotResult> => {
+      const slot = slotName(stp, name);
+      const dir = path.join(ws, slot);
+      const result = await checkoutLimit(() => prepareCheckout(ws, stp, slot, dir, baseCommit, events));
+      if (result.checkout === 'error') return result;
+      const previous = await readSlot(ws, slot);
+      // A ptg that died mid-experiment left other versions parked and maybe an agent's files in ignored paths.
+      await restoreParked(ws, { slot, dir });
+      const kept = result.checkout === 'kept';
+      if (previous && !kept) for (const entry of await agentLeftovers({ ...previous, dir })) await fs.remove(path.join(dir, entry));
+
+      events.onStep?.(stp.id, 'install', 'start');
+      const versions = await applyInstall(dir, installs, previous?.versions ?? []);
+      events.onStep?.(stp.id, 'install', 'done', opts.versions.map((v) => v.name).join(', '));
+
+      let python: PythonStatus = { status: 'skipped' };
+      if (opts.python !== false) {
+        events.onStep?.(stp.id, 'python', 'start');
+        python = await setupPython(dir, opts.python, opts.env);
+        events.onStep?.(stp.id, 'python', python.status === 'failed' ? 'failed' : 'done', python.reason);
+      }
+      const state: SlotState = {
+        format: 1,
+        stp: stp.id,
+        slot,
+        dir,
+        baseCommit: result.baseCommit!,
+        versions,
+        python,
+        lastExperiment: result.checkout === 'kept' || result.checkout === 'unchanged' ? previous?.lastExperiment : undefined,
+        ignoredBaseline: kept && previous?.ignoredBaseline ? previous.ignoredBaseline : await ignoredBaseline(dir),
+        updatedAt: new Date().toISOString(),
+      };
+      await writeSlot(ws, state);
+      const ok = result.checkout !== 'kept' && python.status !== 'failed';
+      return { ...result, ok, python, reason: result.reason ?? (python.status === 'failed' ? `Python: ${python.reason}` : undefined) };
+    }),
+  );
+  await writeWorkspace(ws, { format: 1, repo, ref: opts.ref, repoName: name, baseCommit, setupAt: new Date().toISOString() });
+  return { workspace: ws, repo, baseCommit, slots };
+}
+
+async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, baseCommit: string, events: SetupEvents): Promise<SlotResult> {
+  const base = { stp: stp.id, slot, dir };
+  events.onStep?.(stp.id, 'checkout', 'start');
+  const fail = (reason: string): SlotResult => {
+    events.onStep?.(stp.id, 'checkout', 'failed', reason);
+    return { ...base, ok: false, checkout: 'error', reason };
+  };
+  try {
+    if (!(await fs.pathExists(dir))) {
+      await cloneSlot(paths.mirror(ws), dir, baseCommit);
+      await ensureExcluded(dir, EXCLUDES);
+      events.onStep?.(stp.id, 'checkout', 'done', 'cloned');
+      return { ...base, ok: true, checkout: 'cloned', baseCommit };
+    }
+    if (!(await isCheckout(dir))) {
+      return fail(`${dir} exists and is not a git checkout: move it away, or pass another --workspace`);
+    }
+    await ensureExcluded(dir, EXCLUDES);
+    const previous = await readSlot(ws, slot);
+    const current = previous ?? { format: 1 as const, stp: stp.id, slot, dir, baseCommit: await headCommit(dir), versions: [], python: { status: 'skipped' as const }, updatedAt: '' };
+    const condition = await slotCondition(current);
+    if (condition === 'dirty') {
+      const reason = `has uncommitted changes: left untouched at ${current.baseCommit.slice(0, 10)} (commit or stash them, or \`ptg clean --force\`, then set up again)`;
+      events.onStep?.(stp.id, 'checkout', 'failed', reason);
+      return { ...base, ok: false, checkout: 'kept', baseCommit: current.baseCommit, reason };
+    }
+    if ((await headCommit(dir)) === baseCommit && condition === 'clean') {
+      events.onStep?.(stp.id, 'checkout', 'done', 'up to date');
+      return { ...base, ok: true, checkout: 'unchanged', baseCommit };
+    }
+    await fetchFromMirror(dir, paths.mirror(ws), baseCommit);
+    const head = await headCommit(dir);
+    if (head !== current.baseCommit) await keepRef(dir, `setup-${Date.now()}`, head);
+    // Clean, or holding only what the last experiment's changes.patch already has.
+    await resetTo(dir, baseCommit);
+    events.onStep?.(stp.id, 'checkout', 'done', `updated to ${baseCommit.slice(0, 10)}`);
+    return { ...base, ok: true, checkout: 'updated', baseCommit };
+  } catch (error) {
+    return fail(gitReason(error));
+  }
+}
