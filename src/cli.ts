@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import type { CollectFlags } from './commands/collect.js';
+import type { CollectFlags } from './commands/reports/collect.js';
 import type { RunFlags } from './commands/run.js';
 import type { VerifyFlags } from './commands/verify.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
-import { killAllAgents, releaseWatchdog } from './io/live-agents.js';
+import { killAllAgents, releaseWatchdog } from './io/process/live-agents.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
@@ -111,8 +111,8 @@ function program(): Command {
       ),
     async (opts: CollectFlags & { list?: boolean }) =>
       opts.list
-        ? (await import('./commands/runs.js')).runsCommand({ ...opts, args: opts.args.slice(0, 1) })
-        : (await import('./commands/collect.js')).collectCommand(opts),
+        ? (await import('./commands/reports/runs.js')).runsCommand({ ...opts, args: opts.args.slice(0, 1) })
+        : (await import('./commands/reports/collect.js')).collectCommand(opts),
   );
 
   withGlobals(
@@ -123,7 +123,7 @@ function program(): Command {
       .argument('[run-id]', 'the run (default: the latest run of that version)')
       .option('--out <dir>', 'where the archive goes (default: the workspace)')
       .addHelpText('after', examples(['ptg pack v2.1 ci-4711 --out artifacts/', 'ptg collect v2.1 ci-4711 --from artifacts/*.tar.gz'])),
-    lazy(() => import('./commands/pack.js'), (m) => m.packCommand),
+    lazy(() => import('./commands/reports/pack.js'), (m) => m.packCommand),
   );
 
   withGlobals(
@@ -137,7 +137,7 @@ function program(): Command {
       .option('--repeat <k>', 'with --repeat: which repeat')
       .option('--tools', 'only the summary: calls per tool, files read and written, commands run, the first error')
       .addHelpText('after', examples(['ptg show v2.1 --stp 3', 'ptg show v2.1 20260209_143022 --stp 3 --tools', 'ptg show v3 --stp 1 --model opus --json'])),
-    lazy(() => import('./commands/show.js'), (m) => m.showCommand),
+    lazy(() => import('./commands/reports/show.js'), (m) => m.showCommand),
   );
 
   withGlobals(
@@ -181,7 +181,7 @@ function program(): Command {
       .description('List the runs in the workspace: version, run id, date, STPs, results, cost')
       .argument('[version]', 'only this version')
       .addHelpText('after', examples(['ptg runs', 'ptg runs v2.1', 'ptg runs --json'])),
-    lazy(() => import('./commands/runs.js'), (m) => m.runsCommand),
+    lazy(() => import('./commands/reports/runs.js'), (m) => m.runsCommand),
   );
 
   withGlobals(
@@ -192,7 +192,7 @@ function program(): Command {
       .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
       .option('--fail-on-regression', 'exit 1 when a later run is worse than the first beyond the noise (p < 0.05) in any metric: a CI gate')
       .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500', 'ptg compare v1 v2.1 --fail-on-regression --json > comparison.json'])),
-    lazy(() => import('./commands/compare.js'), (m) => m.compareCommand),
+    lazy(() => import('./commands/reports/compare.js'), (m) => m.compareCommand),
   );
   withGlobals(
     cli
@@ -200,7 +200,7 @@ function program(): Command {
       .description('What is running now (from another terminal): runs, agents, elapsed time, output so far')
       .option('--all', 'finished runs too')
       .addHelpText('after', examples(['ptg status', 'ptg status --json'])),
-    lazy(() => import('./commands/status.js'), (m) => m.statusCommand),
+    lazy(() => import('./commands/reports/status.js'), (m) => m.statusCommand),
   );
 
   withGlobals(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
 import { spawn } from 'node:child_process';
-import { killMarked, markedPids } from '../src/io/markers.js';
+import { killMarked, markedPids } from '../src/io/process/markers.js';
 import { FAKE_AGENT, isAlive, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;

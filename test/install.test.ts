@@ -104,7 +104,7 @@ describe('ptg installed from its package', () => {
   });
 
   test('the package holds what bin, the demo and the reports need, and nothing of the tests or benchmarks', () => {
-    for (const needed of ['package.json', 'README.md', 'bin/ptg.js', 'dist/cli.js', 'dist/io/watchdog.js', 'dist/demo/model-server.js', 'dist/render/html.js', 'examples/scripted-model/script.json', 'examples/root/v2/orchestrator.md', 'examples/target/inventory/cart.py', 'examples/ci/github-actions.yml', 'examples/k8s/indexed-job.yaml']) {
+    for (const needed of ['package.json', 'README.md', 'bin/ptg.js', 'dist/cli.js', 'dist/io/process/watchdog.js', 'dist/demo/model-server.js', 'dist/render/html.js', 'examples/scripted-model/script.json', 'examples/root/v2/orchestrator.md', 'examples/target/inventory/cart.py', 'examples/ci/github-actions.yml', 'examples/k8s/indexed-job.yaml']) {
       assert.ok(files.includes(needed), `${needed} is not in the package`);
     }
     // Every module of src/ is there built: a file left out breaks a command only when it loads.

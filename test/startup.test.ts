@@ -103,7 +103,7 @@ describe('start-up: a command loads what it uses', () => {
       const { packages, own, result } = await loaded(args, root);
       // compare exits 1 (no runs yet) after loading everything it needs.
       assert.ok(result.code === 0 || result.code === 1, `ptg ${args.join(' ')}: ${result.stderr}`);
-      assert.ok(own.some((m) => m.startsWith(`dist/commands/${args[0] === 'collect' ? 'runs' : args[0]}.js`)), `ptg ${args.join(' ')} ran its command`);
+      assert.ok(own.some((m) => m.startsWith(`dist/commands/reports/${args[0] === 'collect' ? 'runs' : args[0]}.js`)), `ptg ${args.join(' ')} ran its command`);
       for (const heavy of ['execa', 'simple-git']) assert.ok(!packages.has(heavy), `ptg ${args.join(' ')} loads ${heavy}`);
     }
   });

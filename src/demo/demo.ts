@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
 import { UsageError } from '../errors.js';
 import { commitFolderAsBare } from '../io/git.js';
-import { runCommand, which } from '../io/proc.js';
+import { runCommand, which } from '../io/process/proc.js';
 import { offlineClaudeEnv, startModelServer } from './model-server.js';
 import { demoConversation, loadDemoScript } from './script.js';
 

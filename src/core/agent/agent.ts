@@ -5,7 +5,7 @@
 import path from 'node:path';
 import fs from 'fs-extra';
 import { readJsonIfExists, writeJsonAtomic } from '../../io/files.js';
-import { runCommand, which } from '../../io/proc.js';
+import { runCommand, which } from '../../io/process/proc.js';
 import { paths } from '../workspace/workspace.js';
 
 export const DEFAULT_AGENT = 'claude';

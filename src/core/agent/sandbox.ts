@@ -2,14 +2,14 @@
 // system, its own program, Node and the slot's Python read-only; a private /tmp and $HOME; its own
 // /proc; the network; Claude Code's configuration and a session folder of its own. Not the other
 // slots, the workspace's records, the rest of the user's home, other Claude Code sessions.
-// The choice (auto, bwrap, none) and the view are decided here; io/sandbox.ts speaks to bwrap.
+// The choice (auto, bwrap, none) and the view are decided here; io/process/sandbox.ts speaks to bwrap.
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { which } from '../../io/proc.js';
+import { which } from '../../io/process/proc.js';
 import { PYRIGHT_DIR } from '../../io/pyright.js';
-import { bwrapArgs, type Mount, probeBwrap } from '../../io/sandbox.js';
+import { bwrapArgs, type Mount, probeBwrap } from '../../io/process/sandbox.js';
 import { claudeConfigDir, claudeProjectDir } from './claude-store.js';
 import type { SandboxRecord } from '../workspace/manifest.js';
 

@@ -12,7 +12,7 @@
 //
 // stats.ts loads the cephes WebAssembly when imported (~30 ms). Importing it here statically is
 // enough to keep the other commands from paying: this module is reached only from
-// commands/compare.ts, which cli.ts imports when `ptg compare` runs, and render/ imports nothing
+// commands/reports/compare.ts, which cli.ts imports when `ptg compare` runs, and render/ imports nothing
 // but its types. That keeps compareReports synchronous and pure.
 import { type Better, defaultBetter } from '../workspace/check-results.js';
 import type { Report, ReportExperiment, ReportStatus, ReportTotals } from './report.js';

@@ -5,7 +5,7 @@ import fs from 'fs-extra';
 import pLimit from 'p-limit';
 import { UsageError } from '../../errors.js';
 import { maskText, type Secret } from '../../io/mask.js';
-import { MARKER_PREFIX, which } from '../../io/proc.js';
+import { MARKER_PREFIX, which } from '../../io/process/proc.js';
 import type { AgentFigures } from '../../io/streamjson.js';
 import { askAgentVersion, cachedAgentVersion, DEFAULT_AGENT } from '../agent/agent.js';
 import { type ExperimentPlan, retryReason, runExperiment, skipExperiment } from './experiment.js';
@@ -254,7 +254,7 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
     });
   }
   manifest.experiments = sortExperiments([...byDir.values()]);
-  // This ptg's agents, a resumed run's included, carry this marker (see io/proc.ts).
+  // This ptg's agents, a resumed run's included, carry this marker (see io/process/proc.ts).
   manifest.marker = MARKER_PREFIX;
   const sandbox = await sandboxReady;
   manifest.sandbox = sandbox.record;

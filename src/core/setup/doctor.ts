@@ -4,7 +4,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
 import { gitVersion } from '../../io/git.js';
-import { runCommand, which } from '../../io/proc.js';
+import { runCommand, which } from '../../io/process/proc.js';
 import { pyrightVersion } from '../../io/pyright.js';
 import { type AgentChoice, askAgentVersion, DEFAULT_AGENT, locateAgent } from '../agent/agent.js';
 import { prepareSandbox, type SandboxSettings } from '../agent/sandbox.js';

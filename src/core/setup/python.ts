@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { runCommand, which } from '../../io/proc.js';
+import { runCommand, which } from '../../io/process/proc.js';
 import type { PythonStatus } from '../workspace/workspace.js';
 
 /**

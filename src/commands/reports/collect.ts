@@ -1,13 +1,13 @@
 import path from 'node:path';
-import { collectMerged, collectRun } from '../core/reports/collect.js';
-import { findVersion } from '../core/root/root.js';
-import { EXIT, UsageError } from '../errors.js';
-import { reportHtml, transcriptHtml } from '../render/html.js';
-import { junitXml } from '../render/junit.js';
-import { summaryMarkdown } from '../render/markdown.js';
-import { money } from '../render/run.js';
-import { sym } from '../render/style.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { collectMerged, collectRun } from '../../core/reports/collect.js';
+import { findVersion } from '../../core/root/root.js';
+import { EXIT, UsageError } from '../../errors.js';
+import { reportHtml, transcriptHtml } from '../../render/html.js';
+import { junitXml } from '../../render/junit.js';
+import { summaryMarkdown } from '../../render/markdown.js';
+import { money } from '../../render/run.js';
+import { sym } from '../../render/style.js';
+import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 export interface CollectFlags extends GlobalFlags {
   args: string[];

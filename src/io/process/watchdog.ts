@@ -2,7 +2,7 @@
 // reach it) that holds a pipe from ptg. ptg can end in ways it cannot handle (kill -9, the OOM
 // killer); the pipe then reads end-of-file, and the watchdog ends every agent's whole tree: the
 // process groups ptg told it about and every process carrying the run's marker.
-// Started by io/proc.ts as `node watchdog.js <marker prefix>`; reads `group <pgid>` and `ended
+// Started by io/process/proc.ts as `node watchdog.js <marker prefix>`; reads `group <pgid>` and `ended
 // <pgid>` lines, and `done` when ptg ends cleanly: every agent has ended, so the watchdog only makes
 // sure that nothing marked is left and exits at once, and ptg, which waits for it, returns after.
 import { killMarked } from './markers.js';

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { formatDuration } from '../core/root/duration.js';
-import { EXPERIMENT_FILES } from '../core/workspace/experiment-folder.js';
-import { isAlive } from '../core/workspace/lock.js';
-import { listRuns } from '../core/workspace/manifest.js';
-import { EXIT } from '../errors.js';
-import { stateText } from '../render/run.js';
-import { c, table } from '../render/style.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { formatDuration } from '../../core/root/duration.js';
+import { EXPERIMENT_FILES } from '../../core/workspace/experiment-folder.js';
+import { isAlive } from '../../core/workspace/lock.js';
+import { listRuns } from '../../core/workspace/manifest.js';
+import { EXIT } from '../../errors.js';
+import { stateText } from '../../render/run.js';
+import { c, table } from '../../render/style.js';
+import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 /** What is running now, read from the manifests: usable from another terminal. */
 export async function statusCommand(flags: GlobalFlags & { all?: boolean }): Promise<number> {

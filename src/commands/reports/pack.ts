@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { pack } from '../core/reports/merge.js';
-import { findVersion } from '../core/root/root.js';
-import { EXIT } from '../errors.js';
-import { sym } from '../render/style.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { pack } from '../../core/reports/merge.js';
+import { findVersion } from '../../core/root/root.js';
+import { EXIT } from '../../errors.js';
+import { sym } from '../../render/style.js';
+import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 export async function packCommand(flags: GlobalFlags & { args: string[]; out?: string }): Promise<number> {
   const ctx = await loadContext(flags);

@@ -33,7 +33,7 @@ export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
 
 let watchdogRelease: (() => Promise<void>) | undefined;
 
-/** io/proc.ts registers how to let its watchdog go once the run's agents have all ended. */
+/** io/process/proc.ts registers how to let its watchdog go once the run's agents have all ended. */
 export function onWatchdogRelease(release: () => Promise<void>): void {
   watchdogRelease = release;
 }

@@ -102,7 +102,7 @@ let watchdog: ChildProcess | undefined;
 
 /**
  * One watchdog per ptg process, started with its first agent: it ends every agent tree when
- * ptg's end of the pipe closes, however ptg ended (see io/watchdog.ts).
+ * ptg's end of the pipe closes, however ptg ended (see io/process/watchdog.ts).
  */
 function tellWatchdog(line: string): void {
   if (!watchdog) {

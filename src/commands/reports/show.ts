@@ -1,12 +1,12 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { EXPERIMENT_FILES } from '../core/workspace/experiment-folder.js';
-import { experimentFolder, findRun, pickExperiment } from '../core/workspace/manifest.js';
-import { findVersion } from '../core/root/root.js';
-import { readTranscript } from '../core/reports/transcript.js';
-import { EXIT, PtgError, UsageError } from '../errors.js';
-import { toolSummaryLines, transcriptLines } from '../render/transcript.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { EXPERIMENT_FILES } from '../../core/workspace/experiment-folder.js';
+import { experimentFolder, findRun, pickExperiment } from '../../core/workspace/manifest.js';
+import { findVersion } from '../../core/root/root.js';
+import { readTranscript } from '../../core/reports/transcript.js';
+import { EXIT, PtgError, UsageError } from '../../errors.js';
+import { toolSummaryLines, transcriptLines } from '../../render/transcript.js';
+import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 export interface ShowFlags extends GlobalFlags {
   args: string[];

@@ -1,15 +1,15 @@
 import path from 'node:path';
-import { compareReports, worseBeyondNoise } from '../core/reports/compare.js';
-import { findRun } from '../core/workspace/manifest.js';
-import { buildReport, modelReport } from '../core/reports/report.js';
-import { compareIds, findVersion } from '../core/root/root.js';
-import { countDirections } from '../core/run/settings.js';
-import { EXIT, PtgError, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
-import { comparisonHtml } from '../render/html.js';
-import { gateText, warningText } from '../render/comparison.js';
-import { comparisonMarkdown } from '../render/markdown.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { compareReports, worseBeyondNoise } from '../../core/reports/compare.js';
+import { findRun } from '../../core/workspace/manifest.js';
+import { buildReport, modelReport } from '../../core/reports/report.js';
+import { compareIds, findVersion } from '../../core/root/root.js';
+import { countDirections } from '../../core/run/settings.js';
+import { EXIT, PtgError, UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../../io/files.js';
+import { comparisonHtml } from '../../render/html.js';
+import { gateText, warningText } from '../../render/comparison.js';
+import { comparisonMarkdown } from '../../render/markdown.js';
+import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 export async function compareCommand(flags: GlobalFlags & { args: string[]; out?: string; failOnRegression?: boolean }): Promise<number> {
   const ctx = await loadContext(flags);

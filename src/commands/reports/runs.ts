@@ -1,9 +1,9 @@
-import { listRuns } from '../core/workspace/manifest.js';
-import { isAlive } from '../core/workspace/lock.js';
-import { EXIT } from '../errors.js';
-import { checksBrief, money } from '../render/run.js';
-import { table } from '../render/style.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { listRuns } from '../../core/workspace/manifest.js';
+import { isAlive } from '../../core/workspace/lock.js';
+import { EXIT } from '../../errors.js';
+import { checksBrief, money } from '../../render/run.js';
+import { table } from '../../render/style.js';
+import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 export async function runsCommand(flags: GlobalFlags & { args: string[] }): Promise<number> {
   const ctx = await loadContext(flags);
