@@ -1,3 +1,4 @@
+// core/agent/ — imports from core/root, core/workspace (and io/); imported by core/setup, core/checks, core/run, core/reports, render/, commands/. The order of core's folders: docs/architecture.md.
 // Which agent a run uses, where it lives, and its version, so that a user sees at once when an
 // unexpected `claude` comes first on PATH: `npx` and npm scripts put a project's
 // node_modules/.bin first, so an experiment repository's own dev dependency, or an old global

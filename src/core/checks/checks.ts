@@ -1,3 +1,4 @@
+// core/checks/ — imports from core/root, core/workspace, core/agent, core/setup (and io/); imported by core/run, core/reports, render/, commands/. The order of core's folders: docs/architecture.md.
 // Checks: named verdicts on what an agent wrote, run in its slot once it has ended. pyright is
 // built in (and stays the default), so is pytest-collect; a user check is a shell command with
 // `{files}` for the changed Python files, judged by its exit status, with an optional count

@@ -1,3 +1,4 @@
+// core/reports/ — imports from core/root, core/workspace, core/agent, core/setup, core/checks, core/run (and io/); imported by render/, demo/ and commands/ alone. The order of core's folders: docs/architecture.md.
 import path from 'node:path';
 import { tailLines } from '../../io/files.js';
 import type { ChangedFile } from '../../io/git.js';

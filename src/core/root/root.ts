@@ -1,3 +1,4 @@
+// core/root/ — imports only io/ and errors; imported by core/workspace, core/agent, core/setup, core/checks, core/run, core/reports, render/, commands/. The order of core's folders: docs/architecture.md.
 import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';

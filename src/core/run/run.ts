@@ -1,3 +1,4 @@
+// core/run/ — imports from core/root, core/workspace, core/agent, core/setup, core/checks (and io/); imported by core/reports, render/, commands/. The order of core's folders: docs/architecture.md.
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+// core/setup/ — imports from core/root, core/workspace, core/agent (and io/); imported by core/checks, core/run, core/reports, render/, commands/. The order of core's folders: docs/architecture.md.
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';

@@ -1,3 +1,4 @@
+// core/workspace/ — imports from core/root (and io/); imported by core/agent, core/setup, core/checks, core/run, core/reports, render/, commands/. The order of core's folders: docs/architecture.md.
 import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
