@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { CollectFlags } from './commands/reports/collect.js';
 import type { RunFlags } from './commands/run.js';
 import type { VerifyFlags } from './commands/verify.js';
+import { OPTIONS, type OptionName } from './core/root/options.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
 import { killAllAgents, releaseWatchdog } from './io/process/live-agents.js';
 
@@ -18,6 +19,13 @@ let graceful = false;
 /** While a handoff's agent runs, every signal goes to the handoff, which passes it on as it sees fit. */
 let takeover: ((signal: NodeJS.Signals) => void) | undefined;
 
+/** Option `name` of the table in core/root/options.ts, with this command's own help where it says one. */
+function opt(name: OptionName, help?: string): Option {
+  const spec: { flags: string; help: string; repeatable?: boolean } = OPTIONS[name];
+  const option = new Option(spec.flags, help ?? spec.help);
+  return spec.repeatable ? option.argParser(appendValue).default([]) : option;
+}
+
 function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 }
@@ -26,60 +34,69 @@ function program(): Command {
   const cli = new Command('ptg')
     .description('Run LLM test-generation experiments (Claude Code on Software Test Plans) in parallel.')
     .version(PTG_VERSION, '-V', 'print the version (also --version)')
-    .option('--root <dir>', 'experiment root: stps/, version folders, ptg.config.json (default: current folder)')
-    .option('--workspace <dir>', 'workspace with the slots (default: <root>/parallel)')
-    .option('--json', 'print the result as JSON on stdout (human lines go to stderr)')
-    .option('-q, --quiet', 'print only errors and the final result')
+    .addOption(opt('root'))
+    .addOption(opt('workspace'))
+    .addOption(opt('json'))
+    .addOption(opt('quiet'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .addHelpText('after', examples(['ptg setup', 'ptg run v2.1', 'ptg collect v2.1', 'ptg compare v1 v2.1']));
 
-  const withGlobals = <T>(cmd: Command, fn: (opts: T) => Promise<number>) =>
-    cmd.action(async (...args: unknown[]) => {
-      const self = args.at(-1) as Command;
-      process.exitCode = await fn({ ...cli.opts(), ...self.opts(), args: self.args } as T);
-    });
+  for (const declare of [setup, run, collect, pack, show, verify, handoff, runs, compare, status, doctor, clean, demo]) declare(cli);
+  return cli;
+}
 
+/** A command's action: its flags with the global ones (`--root`, `--json`, …), its exit code kept. */
+function withGlobals<T>(cmd: Command, fn: (opts: T) => Promise<number>): Command {
+  return cmd.action(async (...args: unknown[]) => {
+    const self = args.at(-1) as Command;
+    process.exitCode = await fn({ ...self.parent!.opts(), ...self.opts(), args: self.args } as T);
+  });
+}
+
+function setup(cli: Command): void {
   withGlobals(
     cli
       .command('setup')
       .description('Make one isolated checkout (slot) of the target repository per STP, install every version, set up Python')
-      .option('--repo <url>', 'target repository (URL or path)')
-      .option('--ref <ref>', 'branch, tag or commit to check out (default: the repository HEAD)')
-      .option('--no-python', 'skip the Python environment (.venv with pyright)')
-      .option('--stp <ids>', 'only these STPs, comma separated')
-      .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
-      .option('--shard-from-env <var>', 'take the 0-based shard index from this variable (with --shard N)')
+      .addOption(opt('repo'))
+      .addOption(opt('ref'))
+      .addOption(opt('noPython'))
+      .addOption(opt('stp'))
+      .addOption(opt('shard'))
+      .addOption(opt('shardFromEnv'))
       .addHelpText('after', examples(['ptg setup', 'ptg setup --repo ../my-tests --ref main --no-python', 'ptg setup --stp 1,3'])),
     lazy(() => import('./commands/setup.js'), (m) => m.setupCommand),
   );
+}
 
+function run(cli: Command): void {
   withGlobals(
     sandboxOptions(cli.command('run'))
       .description('Run one version on every STP (or some) in parallel, each agent in its own slot')
       .argument('<version>', 'a version folder of the root, e.g. v2.1')
-      .option('--stp <ids>', 'only these STPs, comma separated')
-      .option('-j, --concurrency <n>', 'agents at once (default: all selected)')
-      .option('--timeout <duration>', 'per experiment: 90s, 30m, 2h; ends the agent and everything it started')
-      .option('--idle-timeout <duration>', 'end an agent that printed nothing for this long (timed out, reason idle)')
-      .option('--agent <cmd>', 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed')
-      .option('--agent-arg <arg>', 'extra argument for the agent, repeatable: --agent-arg=--model --agent-arg=opus', collect, [])
-      .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
-      .option('--model <model>', 'the model; several (repeatable, or a,b) make a matrix: every STP with each', collect, [])
-      .option('--check-concurrency <n>', 'checks (pyright, pytest-collect, yours) at once across the run (default: the number of cores)')
-      .option('--retries <n>', 'run an experiment again after a transient API error (429, 5xx, 529 overloaded), at most n times')
-      .option('--max-cost <usd>', "start no experiment once the run's recorded cost reaches this; the rest are skipped (budget)")
-      .option('--max-cost-per-experiment <usd>', "passed to Claude Code as --max-budget-usd: it ends a session that spends more")
-      .option('--dry-run', 'print the plan (STPs, slots, argv, prompts\' first lines, env names) and start nothing')
-      .option('--sequential', 'one experiment at a time, in STP order (a version that learns as it goes)')
-      .option('--carry <path>', 'with --sequential: a repository file each experiment hands to the next, repeatable: --carry GRAVEYARD.md', collect, [])
-      .option('--carry-from <file>', 'what the first experiment of the chain receives: the carried file, or a folder of them')
-      .option('--artifact <glob>', 'keep files the agent left in the slot (ignored ones too), repeatable: --artifact test_run.log', collect, [])
-      .option('--resume <run-id>', 're-run only the experiments of that run that did not succeed')
-      .option('--run-id <id>', 'use this run id instead of a timestamp (e.g. the CI run number)')
-      .option('--repeat <k>', 'run each STP k times (folders ..._r1 ... _rk)')
-      .option('--shard <i/n>', 'only the i-th of n shares of the STPs')
-      .option('--shard-from-env <var>', 'take the 0-based shard index from this variable (with --shard N)')
+      .addOption(opt('stp'))
+      .addOption(opt('concurrency'))
+      .addOption(opt('timeout'))
+      .addOption(opt('idleTimeout'))
+      .addOption(opt('agent'))
+      .addOption(opt('agentArg'))
+      .addOption(opt('env'))
+      .addOption(opt('model'))
+      .addOption(opt('checkConcurrency'))
+      .addOption(opt('retries'))
+      .addOption(opt('maxCost'))
+      .addOption(opt('maxCostPerExperiment'))
+      .addOption(opt('dryRun'))
+      .addOption(opt('sequential'))
+      .addOption(opt('carry'))
+      .addOption(opt('carryFrom'))
+      .addOption(opt('artifact'))
+      .addOption(opt('resume'))
+      .addOption(opt('runId'))
+      .addOption(opt('repeat'))
+      .addOption(opt('shard'))
+      .addOption(opt('shardFromEnv'))
       .addHelpText(
         'after',
         examples([
@@ -95,16 +112,19 @@ function program(): Command {
       ),
     lazy(() => import('./commands/run.js'), (m) => windsDown<RunFlags>(m.runCommand)),
   );
+}
+
+function collect(cli: Command): void {
   withGlobals(
     cli
       .command('collect')
       .description('Write the report of a run: summary.md, summary.json, report.html, junit.xml and a copy of every experiment')
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
-      .option('--list', 'list the runs instead (same as `ptg runs`)')
-      .option('--strict', 'in junit.xml, a failed check (pyright errors, a test that does not collect, ...) fails its test case too')
-      .option('--out <dir>', 'write results_<version>_<run-id>/ here (default: the workspace)')
-      .option('--from <dirs...>', 'merge the run from packs (ptg pack) or workspaces of other machines')
+      .addOption(opt('list'))
+      .addOption(opt('strict'))
+      .addOption(opt('out'))
+      .addOption(opt('from'))
       .addHelpText(
         'after',
         examples(['ptg collect v2.1', 'ptg collect v2.1 20260209_143022', 'ptg collect v2.1 --strict --out reports/', 'ptg collect v2.1 ci-4711 --from packs/*.tar.gz']),
@@ -114,56 +134,64 @@ function program(): Command {
         ? (await import('./commands/reports/runs.js')).runsCommand({ ...opts, args: opts.args.slice(0, 1) })
         : (await import('./commands/reports/collect.js')).collectCommand(opts),
   );
+}
 
+function pack(cli: Command): void {
   withGlobals(
     cli
       .command('pack')
       .description("Write one archive of a run's experiment folders and manifest (what a CI shard uploads)")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
-      .option('--out <dir>', 'where the archive goes (default: the workspace)')
+      .addOption(opt('out', 'where the archive goes (default: the workspace)'))
       .addHelpText('after', examples(['ptg pack v2.1 ci-4711 --out artifacts/', 'ptg collect v2.1 ci-4711 --from artifacts/*.tar.gz'])),
     lazy(() => import('./commands/reports/pack.js'), (m) => m.packCommand),
   );
+}
 
+function show(cli: Command): void {
   withGlobals(
     cli
       .command('show')
       .description("What an experiment's agent did, turn by turn: its text, each tool call and result, tokens, the end (works while it runs)")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
-      .option('--stp <id>', 'the experiment: its STP')
-      .option('--model <model>', 'with a run of several models: which')
-      .option('--repeat <k>', 'with --repeat: which repeat')
-      .option('--tools', 'only the summary: calls per tool, files read and written, commands run, the first error')
+      .addOption(opt('stp', 'the experiment: its STP'))
+      .addOption(opt('model', 'with a run of several models: which'))
+      .addOption(opt('repeat', 'with --repeat: which repeat'))
+      .addOption(opt('tools'))
       .addHelpText('after', examples(['ptg show v2.1 --stp 3', 'ptg show v2.1 20260209_143022 --stp 3 --tools', 'ptg show v3 --stp 1 --model opus --json'])),
     lazy(() => import('./commands/reports/show.js'), (m) => m.showCommand),
   );
+}
 
+function verify(cli: Command): void {
   withGlobals(
     sandboxOptions(cli.command('verify'))
       .description("Run the checks again on a finished run's recorded changes in throwaway checkouts, with no agent: the new results join each status.json beside the old")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
-      .option('--check <names>', 'only these checks, comma separated (default: every check of the version)', collect, [])
-      .option('--stp <ids>', 'only these STPs, comma separated')
-      .option('--check-concurrency <n>', 'experiments verified at once, each in a checkout of its own (default: the number of cores)')
+      .addOption(opt('check'))
+      .addOption(opt('stp'))
+      .addOption(opt('checkConcurrency', 'experiments verified at once, each in a checkout of its own (default: the number of cores)'))
       .addHelpText('after', examples(['ptg verify v2.1', 'ptg verify v2.1 20260209_143022 --check pytest-collect', 'ptg verify v3 --stp 1,3 --json'])),
     lazy(() => import('./commands/verify.js'), (m) => windsDown<VerifyFlags>(m.verifyCommand)),
   );
+}
 
+function handoff(cli: Command): void {
   withGlobals(
     sandboxOptions(cli.command('handoff'))
       .description("Open an experiment's agent session again in its slot, the agent's files in place: interactive, or one question with --print")
       .argument('<version>', 'the version that ran')
       .argument('[run-id]', 'the run (default: the latest run of that version)')
-      .option('--stp <id>', 'the experiment: its STP')
-      .option('--model <model>', 'with a run of several models: which')
-      .option('--repeat <k>', 'with --repeat: which repeat')
-      .option('--print <question>', 'ask one question headless and print the answer (for scripts and tests)')
-      .option('--agent <cmd>', 'the agent binary (default: the command the run used)')
-      .option('--agent-arg <arg>', 'extra argument for the agent, repeatable', collect, [])
-      .option('--env <name[=value]>', "add to the agent's environment, repeatable: NAME passes ptg's own value on", collect, [])
+      .addOption(opt('stp', 'the experiment: its STP'))
+      .addOption(opt('model', 'with a run of several models: which'))
+      .addOption(opt('repeat', 'with --repeat: which repeat'))
+      .addOption(opt('print'))
+      .addOption(opt('agent', 'the agent binary (default: the command the run used)'))
+      .addOption(opt('agentArg', 'extra argument for the agent, repeatable'))
+      .addOption(opt('env'))
       .addHelpText(
         'after',
         examples(['ptg handoff v2.1 --stp 3', 'ptg handoff v2.1 20260209_143022 --stp 3 --print "Why did you skip the migration test?"', 'ptg handoff v3 --stp 1 --model opus']),
@@ -174,7 +202,9 @@ function program(): Command {
         m.handoffCommand({ ...opts, takeSignals: (handler) => (takeover = handler) }),
     ),
   );
+}
 
+function runs(cli: Command): void {
   withGlobals(
     cli
       .command('runs')
@@ -183,48 +213,60 @@ function program(): Command {
       .addHelpText('after', examples(['ptg runs', 'ptg runs v2.1', 'ptg runs --json'])),
     lazy(() => import('./commands/reports/runs.js'), (m) => m.runsCommand),
   );
+}
 
+function compare(cli: Command): void {
   withGlobals(
     cli
       .command('compare')
       .description('Compare runs STP by STP (status, checks, duration, cost, turns) with intervals, paired tests and warnings where the runs differ in more than the version')
       .argument('<version[@run-id]...>', 'versions, each with its latest run or the run after @; the first is the baseline')
-      .option('--out <dir>', 'write comparison_<...>.md and .html here (default: the workspace)')
-      .option('--fail-on-regression', 'exit 1 when a later run is worse than the first beyond the noise (p < 0.05) in any metric: a CI gate')
+      .addOption(opt('out', 'write comparison_<...>.md and .html here (default: the workspace)'))
+      .addOption(opt('failOnRegression'))
       .addHelpText('after', examples(['ptg compare v1 v2.1', 'ptg compare v2.1@20260209_143022 v2.1@20260210_091500', 'ptg compare v1 v2.1 --fail-on-regression --json > comparison.json'])),
     lazy(() => import('./commands/reports/compare.js'), (m) => m.compareCommand),
   );
+}
+
+function status(cli: Command): void {
   withGlobals(
     cli
       .command('status')
       .description('What is running now (from another terminal): runs, agents, elapsed time, output so far')
-      .option('--all', 'finished runs too')
+      .addOption(opt('all'))
       .addHelpText('after', examples(['ptg status', 'ptg status --json'])),
     lazy(() => import('./commands/reports/status.js'), (m) => m.statusCommand),
   );
+}
 
+function doctor(cli: Command): void {
   withGlobals(
     sandboxOptions(cli.command('doctor'))
       .description('Check git, the agent and its login, uv/python, pyright, the sandbox, free disk, root, the workspace')
-      .option('--agent <cmd>', 'the agent to check instead of claude')
+      .addOption(opt('agent', 'the agent to check instead of claude'))
       .addHelpText('after', examples(['ptg doctor', 'PTG_AGENT=./my-agent ptg doctor'])),
     lazy(() => import('./commands/doctor.js'), (m) => m.doctorCommand),
   );
+}
 
+function clean(cli: Command): void {
   withGlobals(
     cli
       .command('clean')
       .description('Remove experiment folders, results or slots; uncommitted work in a slot only with --force')
-      .option('--experiments', 'experiment folders in the slots and the run manifests')
-      .option('--results', 'results_* and comparison_* in the workspace')
-      .option('--slots', 'the slot checkouts themselves (and their runs)')
-      .option('--all', 'all of the above')
-      .option('--version <v>', 'only this version\'s experiments and results')
-      .option('--dry-run', 'list what would be removed')
-      .option('--force', 'remove slots even when they hold uncommitted work')
+      .addOption(opt('experiments'))
+      .addOption(opt('results'))
+      .addOption(opt('slots'))
+      .addOption(opt('all', 'all of the above'))
+      .addOption(opt('version'))
+      .addOption(opt('dryRun', 'list what would be removed'))
+      .addOption(opt('force'))
       .addHelpText('after', examples(['ptg clean --results', 'ptg clean --experiments --version v1 --dry-run', 'ptg clean --all --force'])),
     lazy(() => import('./commands/clean.js'), (m) => m.cleanCommand),
   );
+}
+
+function demo(cli: Command): void {
   withGlobals(
     cli
       .command('demo')
@@ -240,18 +282,17 @@ function program(): Command {
       },
     ),
   );
-  return cli;
 }
 
 /** Where a command's agents and checks run: the same three options wherever one starts them. */
 function sandboxOptions(cmd: Command): Command {
   return cmd
-    .option('--sandbox <mode>', 'auto (bubblewrap where it works, else none with a warning), bwrap, none (env PTG_SANDBOX)')
-    .option('--sandbox-ro <path>', "show the agent this file or folder read-only, repeatable: --sandbox-ro ~/.kube/config", collect, [])
-    .option('--sandbox-rw <path>', 'show the agent this file or folder read-write, repeatable: --sandbox-rw ~/.cache/pip', collect, []);
+    .addOption(opt('sandbox'))
+    .addOption(opt('sandboxRo'))
+    .addOption(opt('sandboxRw'));
 }
 
-function collect(value: string, previous: string[]): string[] {
+function appendValue(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 

@@ -63,3 +63,23 @@ describe('docs/ and --help', () => {
     }
   });
 });
+
+describe('options declared once', () => {
+  test("each option that overrides a config key gives that key's description in the schema", async () => {
+    const { OPTIONS, configHelp } = await import('../src/core/root/options.js');
+    const { Config } = await import('../src/core/root/config-schema.js');
+    for (const spec of Object.values(OPTIONS) as { config?: string }[]) {
+      if (!spec.config) continue;
+      const [key, inner] = spec.config.split('.') as [string, string | undefined];
+      let field = (Config.shape as Record<string, { description?: string; unwrap?: () => { shape: Record<string, { description?: string }> } }>)[key]!;
+      if (inner) field = field.unwrap!().shape[inner]!;
+      assert.equal(field.description, configHelp(spec.config), spec.config);
+    }
+  });
+
+  test("a flag's string is declared once in src/ (core/root/options.ts)", () => {
+    const src = (fs.readdirSync(path.join(PROJECT, 'src'), { recursive: true, encoding: 'utf8' }) as string[]).filter((f) => f.endsWith('.ts'));
+    const declared = src.flatMap((f) => [...fs.readFileSync(path.join(PROJECT, 'src', f), 'utf8').matchAll(/flags: '([^']+)'|\.option\('([^']+)'/g)].map((m) => `${f}: ${m[1] ?? m[2]}`));
+    assert.ok(declared.every((d) => d.startsWith(path.join('core', 'root', 'options.ts'))), declared.filter((d) => !d.startsWith('core')).join('\n'));
+  });
+});

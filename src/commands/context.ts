@@ -1,5 +1,6 @@
 import { type Root, loadRoot } from '../core/root/root.js';
 import { resolveWorkspace } from '../core/workspace/workspace.js';
+import { UsageError } from '../errors.js';
 
 /** Flags every command takes. */
 export interface GlobalFlags {
@@ -40,4 +41,11 @@ export function output(flags: GlobalFlags): Omit<Context, 'root' | 'workspace'> 
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** `--model` of one experiment (show, handoff): the option repeats for `ptg run`, here it names one. */
+export function oneModel(models: string[] | undefined): string | undefined {
+  const named = (models ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
+  if (named.length > 1) throw new UsageError(`--model ${named.join(',')}: name the experiment's one model.`);
+  return named[0];
 }

@@ -7,12 +7,12 @@ import { agentEnv, requireEnv, versionSettings } from '../core/run/settings.js';
 import { EXIT, exitForSignal, PtgError, UsageError } from '../errors.js';
 import { warningLine } from '../render/run.js';
 import { c } from '../render/style.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { type GlobalFlags, loadContext, printJson, oneModel } from './context.js';
 
 export interface HandoffFlags extends GlobalFlags {
   args: string[];
   stp?: string;
-  model?: string;
+  model?: string[];
   repeat?: string;
   print?: string;
   agent?: string;
@@ -55,7 +55,7 @@ export async function handoffCommand(flags: HandoffFlags): Promise<number> {
     workspace: ctx.workspace,
     version: versionName,
     runId: flags.args[1],
-    choice: { stp: flags.stp, model: flags.model, repeat: flags.repeat },
+    choice: { stp: flags.stp, model: oneModel(flags.model), repeat: flags.repeat },
     agentCommand: flags.agent,
     defaultAgent: chooseAgent(undefined, process.env, ctx.root.config.agent?.command).command,
     extraArgs: flags.agentArg ?? [],

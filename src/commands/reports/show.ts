@@ -6,12 +6,12 @@ import { findVersion } from '../../core/root/root.js';
 import { readTranscript } from '../../core/reports/transcript.js';
 import { EXIT, PtgError, UsageError } from '../../errors.js';
 import { toolSummaryLines, transcriptLines } from '../../render/transcript.js';
-import { type GlobalFlags, loadContext, printJson } from '../context.js';
+import { type GlobalFlags, loadContext, printJson, oneModel } from '../context.js';
 
 export interface ShowFlags extends GlobalFlags {
   args: string[];
   stp?: string;
-  model?: string;
+  model?: string[];
   repeat?: string;
   tools?: boolean;
 }
@@ -23,7 +23,7 @@ export async function showCommand(flags: ShowFlags): Promise<number> {
   findVersion(ctx.root, versionName);
   if (!flags.stp) throw new UsageError('Name the experiment: ptg show <version> [run-id] --stp ID (and --model M, --repeat K where the run has them).');
   const run = await findRun(ctx.workspace, versionName, runId);
-  const experiment = pickExperiment(run, { stp: flags.stp, model: flags.model, repeat: flags.repeat });
+  const experiment = pickExperiment(run, { stp: flags.stp, model: oneModel(flags.model), repeat: flags.repeat });
   const file = path.join(await experimentFolder(ctx.workspace, experiment), EXPERIMENT_FILES.jsonl);
   if (!(await fs.pathExists(file))) throw new PtgError(`STP ${flags.stp} of ${versionName} ${run.runId} has no output yet (${experiment.state}).`);
   const transcript = await readTranscript(file);

@@ -1,6 +1,7 @@
 // The schema of ptg.config.json: one zod schema is its validation and its type. Loaded only
 // when a root has a config file, so commands start without zod.
 import { z } from 'zod';
+import { configHelp } from './options.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const envName = z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"');
@@ -14,15 +15,15 @@ const runSettings = {
   /** Variables the agent needs (a cluster's KUBECONFIG, a token): a run refuses to start without them. */
   requiredEnv: z.array(envName).optional(),
   /** Added to the agent's environment, like --env. */
-  env: z.array(envEntry).optional(),
+  env: z.array(envEntry).optional().describe(configHelp('env')),
   /** Files kept from the slot after the agent ends (globs, ignored files too), like --artifact. */
-  artifacts: z.array(z.string().min(1)).optional(),
+  artifacts: z.array(z.string().min(1)).optional().describe(configHelp('artifacts')),
   /** The model, or models (a matrix: every STP with each), like --model. */
-  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().describe(configHelp('model')),
   /** One experiment at a time in STP order, like --sequential. */
-  sequential: z.boolean().optional(),
+  sequential: z.boolean().optional().describe(configHelp('sequential')),
   /** Repository paths carried from each experiment into the next (`GRAVEYARD.md`), like --carry. */
-  carry: z.array(z.string().min(1)).optional(),
+  carry: z.array(z.string().min(1)).optional().describe(configHelp('carry')),
   /**
    * Verdicts run in the slot after the agent ends: a built-in's name ("pyright", "pytest-collect")
    * or `{ name, timeout }`, or `{ name, run, count, better, timeout }`, a shell command with
@@ -52,18 +53,18 @@ export const Config = z.strictObject({
   ...runSettings,
   /** Per-version settings: `"versions": { "v3": { "requiredEnv": ["KUBECONFIG"] } }`. */
   versions: z.record(z.string(), VersionSettings).optional(),
-  repo: z.string().min(1).optional(),
-  ref: z.string().min(1).optional(),
-  workspace: z.string().min(1).optional(),
+  repo: z.string().min(1).optional().describe(configHelp('repo')),
+  ref: z.string().min(1).optional().describe(configHelp('ref')),
+  workspace: z.string().min(1).optional().describe(configHelp('workspace')),
   /** false: no Python environment; a list: shell commands run in each slot instead of the default. */
   python: z.union([z.literal(false), z.array(z.string().min(1))]).optional(),
   agent: z
     .strictObject({
-      command: z.string().min(1).optional(),
+      command: z.string().min(1).optional().describe(configHelp('agent.command')),
       args: z.array(z.string()).optional(),
     })
     .optional(),
-  concurrency: z.number().int().positive().optional(),
+  concurrency: z.number().int().positive().optional().describe(configHelp('concurrency')),
   /**
    * Where agents run: "auto" (bubblewrap where it works, else none with a warning), "bwrap", "none";
    * or `{ mode, readOnly, readWrite }` with paths added to each agent's view (`~/…`, or relative to the root), like --sandbox.
@@ -73,19 +74,19 @@ export const Config = z.strictObject({
       z.enum(['auto', 'bwrap', 'none']),
       z.strictObject({ mode: z.enum(['auto', 'bwrap', 'none']).optional(), readOnly: z.array(z.string().min(1)).optional(), readWrite: z.array(z.string().min(1)).optional() }),
     ])
-    .optional(),
+    .optional().describe(configHelp('sandbox')),
   /** Checks at once across a run's experiments (default: the number of cores), like --check-concurrency. */
-  checkConcurrency: z.number().int().positive().optional(),
+  checkConcurrency: z.number().int().positive().optional().describe(configHelp('checkConcurrency')),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */
-  timeout: duration.optional(),
+  timeout: duration.optional().describe(configHelp('timeout')),
   /** USD: no experiment starts once the run's recorded cost reaches it, like --max-cost. */
-  maxCost: z.number().positive().optional(),
+  maxCost: z.number().positive().optional().describe(configHelp('maxCost')),
   /** USD per experiment, passed to Claude Code as --max-budget-usd, like --max-cost-per-experiment. */
-  maxCostPerExperiment: z.number().positive().optional(),
+  maxCostPerExperiment: z.number().positive().optional().describe(configHelp('maxCostPerExperiment')),
   /** Runs an experiment again after a transient API error (429, 5xx, 529), at most this many times. */
-  retries: z.number().int().min(0).optional(),
+  retries: z.number().int().min(0).optional().describe(configHelp('retries')),
   /** Ends an agent that printed nothing for this long (Claude Code can stall): "5m", or seconds. */
-  idleTimeout: duration.optional(),
+  idleTimeout: duration.optional().describe(configHelp('idleTimeout')),
   prompts: z
     .strictObject({
       /** Replaces `/${VERSION}-orchestrator STP file path: ${STP_PATH}`. */
