@@ -71,7 +71,7 @@ describe('options declared once', () => {
     for (const spec of Object.values(OPTIONS) as { config?: string }[]) {
       if (!spec.config) continue;
       const [key, inner] = spec.config.split('.') as [string, string | undefined];
-      let field = (Config.shape as Record<string, { description?: string; unwrap?: () => { shape: Record<string, { description?: string }> } }>)[key]!;
+      let field = (Config.shape as unknown as Record<string, { description?: string; unwrap?: () => { shape: Record<string, { description?: string }> } }>)[key]!;
       if (inner) field = field.unwrap!().shape[inner]!;
       assert.equal(field.description, configHelp(spec.config), spec.config);
     }

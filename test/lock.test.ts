@@ -155,7 +155,7 @@ console.log(JSON.stringify({ type: 'result', subtype: 'success', is_error: false
     const racer = `
       import fs from 'node:fs';
       import readline from 'node:readline';
-      import { lockSlots } from ${JSON.stringify(path.join(PROJECT, 'dist', 'core', 'lock.js'))};
+      import { lockSlots } from ${JSON.stringify(path.join(PROJECT, 'dist', 'core', 'workspace', 'lock.js'))};
       const ws = process.argv[1];
       console.log('ready');
       for await (const _ of readline.createInterface({ input: process.stdin })) {

@@ -1,7 +1,8 @@
 import { experimentLabel } from '../core/workspace/experiment-folder.js';
 import { formatDuration } from '../core/root/duration.js';
 import type { ExperimentState, ExperimentStatus } from '../core/workspace/manifest.js';
-import type { dryRunOf, RunResult } from '../core/run/run.js';
+import type { RunResult } from '../core/run/execute.js';
+import type { dryRunOf } from '../core/run/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
 import type { CheckResult } from '../core/workspace/check-results.js';
 import { sandboxText } from '../core/workspace/manifest.js';
