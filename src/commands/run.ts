@@ -2,14 +2,14 @@ import { chooseAgent } from '../core/agent/agent.js';
 import { parseDuration } from '../core/root/duration.js';
 import { experimentLabel, statusLine } from '../core/workspace/experiment-folder.js';
 import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/run/settings.js';
-import { findVersion, parseIdList, parseShard, selectStps } from '../core/root/root.js';
-import { executeRun } from '../core/run/execute.js';
-import { dryRunOf, planRun } from '../core/run/run.js';
+import { findVersion, parseIdList, parseShard, selectStps, type Stp, type Version } from '../core/root/root.js';
+import { executeRun, type RunResult } from '../core/run/execute.js';
+import { dryRunOf, planRun, type RunPlan, type RunRequest } from '../core/run/run.js';
 import { sandboxSettings } from '../core/agent/sandbox.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { dryRunLines, finishedLine, interruptLine, warningLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
-import { type GlobalFlags, loadContext, printJson } from './context.js';
+import { type Context, type GlobalFlags, loadContext, printJson } from './context.js';
 
 export interface RunFlags extends GlobalFlags {
   args: string[];
@@ -79,7 +79,6 @@ export function shardOf(flags: { shard?: string; shardFromEnv?: string }): strin
 
 export async function runCommand(flags: RunFlags): Promise<number> {
   const ctx = await loadContext(flags);
-  const { config } = ctx.root;
   const version = findVersion(ctx.root, flags.args[0]!);
   const shard = shardOf(flags);
   const stps = selectStps(ctx.root.stps, parseIdList(flags.stp), shard ? parseShard(shard) : undefined);
@@ -87,12 +86,36 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     ctx.print(`Shard ${shard} has no STPs (${ctx.root.stps.length} STPs in all): nothing to run.`);
     return EXIT.ok;
   }
+  const req = await requestOf(flags, ctx, version, stps, shard);
+  const plan = await planRun(req);
+  if (plan.sandbox.warning) process.stderr.write(`${warningLine(plan.sandbox.warning)}\n`);
+  if (flags.dryRun) {
+    const data = dryRunOf(plan, req);
+    if (flags.json) printJson(data);
+    for (const line of dryRunLines(data)) ctx.result(line);
+    return EXIT.ok;
+  }
+  const result = await runWithProgress(plan, req, flags, ctx);
+  const root = flags.root ? ` --root ${flags.root}` : '';
+  const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
+  const collect = `ptg collect ${version.name} ${result.manifest.runId}${root}${wsFlag}`;
+  if (flags.json) printJson(result.manifest);
+  ctx.print();
+  for (const line of summaryLines(result, collect)) ctx.result(line);
+  // The abort reason is the signal's name: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
+  if (result.interrupted) return exitForSignal(flags.signal.reason);
+  return result.manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+}
+
+/** The run asked for: the flags over the version's settings over the config. */
+async function requestOf(flags: RunFlags, ctx: Context, version: Version, stps: Stp[], shard: string | undefined): Promise<RunRequest> {
+  const { config } = ctx.root;
   const settings = versionSettings(config, version.name);
   const { env, added } = agentEnv(process.env, [...settings.entries, ...(flags.env ?? [])]);
   requireEnv(env, settings.required, version.name);
   const timeout = flags.timeout ?? config.timeout;
   const idleTimeout = flags.idleTimeout ?? config.idleTimeout;
-  const req = {
+  return {
     root: ctx.root,
     workspace: ctx.workspace,
     version,
@@ -120,23 +143,17 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     sandbox: sandboxSettings(flags, process.env, config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
     ptgVersion: flags.ptgVersion,
   };
-  const plan = await planRun(req);
-  if (plan.sandbox.warning) process.stderr.write(`${warningLine(plan.sandbox.warning)}\n`);
-  if (flags.dryRun) {
-    const data = dryRunOf(plan, req);
-    if (flags.json) printJson(data);
-    for (const line of dryRunLines(data)) ctx.result(line);
-    return EXIT.ok;
-  }
+}
+
+/** Executes the plan with its progress shown: the live table on a terminal, a line per event elsewhere. */
+async function runWithProgress(plan: RunPlan, req: RunRequest, flags: RunFlags, ctx: Context): Promise<RunResult> {
   const { manifest } = plan;
-  const rows = new Map<string, LiveRow>(
-    plan.experiments.map((e) => [e.dir, { label: experimentLabel(e.stp, e.model, e.repeat), state: 'pending' }]),
-  );
+  const rows = new Map<string, LiveRow>(plan.experiments.map((e) => [e.dir, { label: experimentLabel(e.stp, e.model, e.repeat), state: 'pending' }]));
   // Which claude runs is never a surprise. Its version comes from the last time this same file was
   // asked: asking now would delay the agents; the manifest gets the answer of this run.
   const agentVersion = plan.cachedAgentVersion ?? '(version asked in the background)';
   ctx.print(
-    `${flags.resume ? 'Resuming' : 'Running'} ${version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath} ${agentVersion}`,
+    `${flags.resume ? 'Resuming' : 'Running'} ${req.version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath} ${agentVersion}`,
   );
   const view = ctx.live ? new LiveView(ctx.out, () => liveLines([...rows.values()])) : undefined;
   view?.start(500);
@@ -164,14 +181,5 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // The summary table below says everything the live one did.
   view?.stop(false);
   for (const row of rows.values()) if (row.state === 'pending') row.state = 'interrupted';
-
-  const root = flags.root ? ` --root ${flags.root}` : '';
-  const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
-  const collect = `ptg collect ${version.name} ${manifest.runId}${root}${wsFlag}`;
-  if (flags.json) printJson(result.manifest);
-  ctx.print();
-  for (const line of summaryLines(result, collect)) ctx.result(line);
-  // The abort reason is the signal's name: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
-  if (result.interrupted) return exitForSignal(flags.signal.reason);
-  return manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+  return result;
 }

@@ -143,29 +143,37 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   const sandboxReady = prepareSandbox(req.sandbox ?? DEFAULT_SANDBOX, { env: req.env, workspace: req.workspace, agentPath });
   sandboxReady.catch(() => undefined);
   const install = await planVersionInstall(req.version);
+  const planOne = experimentPlanner(req, await slotsOf(req, ws.repoName, install.hash), await fs.readFile(req.version.entryFile, 'utf8'));
+  const { manifest, planned, retried } = req.resume ? await planResume(req, args, install.hash, planOne) : await planFresh(req, args, { repo: ws.repo, hash: install.hash }, planOne);
+  settle(manifest, planned, req);
+  const sandbox = await sandboxReady;
+  manifest.sandbox = sandbox.record;
+  let asked: Promise<string> | undefined;
+  const agentVersion = () => (asked ??= agentVersionOf(agentPath, req.env, req.workspace));
+  const cached = await cachedAgentVersion(req.workspace, agentPath);
+  return { manifest, experiments: planned, agentPath, sandbox, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
+}
 
+/** Each STP's slot, which must hold the version as it is now. */
+async function slotsOf(req: RunRequest, repoName: string, hash: string): Promise<Map<string, SlotState>> {
   const slots = new Map<string, SlotState>();
   for (const stp of req.stps) {
-    const name = slotName(stp, ws.repoName);
-    const slot = await readSlot(req.workspace, name);
+    const slot = await readSlot(req.workspace, slotName(stp, repoName));
     if (!slot) throw new UsageError(`STP ${stp.id} has no slot yet: run \`ptg setup\` first.`);
     const installed = slot.versions.find((v) => v.version === req.version.name);
-    if (installed?.hash !== install.hash) {
+    if (installed?.hash !== hash) {
       throw new UsageError(`${req.version.name} ${installed ? 'changed' : 'is new'} since the slots were set up: run \`ptg setup\` to install it.`);
     }
     slots.set(stp.id, slot);
   }
+  return slots;
+}
 
-  const versionText = await fs.readFile(req.version.entryFile, 'utf8');
-  let asked: Promise<string> | undefined;
-  const agentVersion = () => (asked ??= agentVersionOf(agentPath, req.env, req.workspace));
-  const repeat = req.repeat ?? 1;
-  let manifest: RunManifest;
-  const retried: string[] = [];
-  let runId: string;
-  const planned: ExperimentPlan[] = [];
+type PlanOne = (stp: Stp, runId: string, repeat?: number, model?: string, dir?: string) => Promise<ExperimentPlan>;
 
-  const plan = async (stp: Stp, r?: number, model?: string, dir?: string): Promise<ExperimentPlan> => {
+/** One experiment's plan: its slot, its folder, its prompt. */
+function experimentPlanner(req: RunRequest, slots: Map<string, SlotState>, versionText: string): PlanOne {
+  return async (stp, runId, r, model, dir) => {
     const slot = slots.get(stp.id)!;
     const prompt = buildPrompt(req.version, versionText, await fs.readFile(stp.file, 'utf8'), stp.file, req.root.config.prompts);
     return {
@@ -181,54 +189,74 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
       promptSha256: sha256(prompt),
     };
   };
+}
 
-  if (req.resume) {
-    runId = validateRunId(req.resume);
-    const previous = await readManifest(req.workspace, req.version.name, runId);
-    if (!previous) throw new UsageError(`No run ${runId} of ${req.version.name} to resume: \`ptg runs\` lists them.`);
-    if (previous.versionHash !== install.hash) {
-      throw new UsageError(`${req.version.name} changed since run ${runId} started: resuming would mix two versions in one run. Start a new run instead.`);
-    }
-    manifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames } };
-    const wanted = new Set(req.stps.map((s) => s.id));
-    for (const e of previous.experiments) {
-      if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
-      const stp = req.stps.find((s) => s.id === e.stp)!;
-      // Its folder stays where the run put it (inside the slot for a run of ptg 0.1).
-      planned.push(await plan(stp, e.repeat, e.model, e.dir));
-      retried.push(e.dir);
-    }
-    if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
-  } else {
-    runId = req.dryRun ? validateRunId(req.runId ?? timestampId()) : await claimRunId(req.workspace, req.version.name, req.runId);
-    for (const stp of req.stps) {
-      for (const model of req.models?.length ? req.models : [undefined]) {
-        for (let r = 1; r <= repeat; r++) planned.push(await plan(stp, repeat > 1 ? r : undefined, model));
-      }
-    }
-    manifest = {
-      format: 1,
-      version: req.version.name,
-      kind: req.version.kind,
-      runId,
-      ptgVersion: req.ptgVersion,
-      host: os.hostname(),
-      pid: process.pid,
-      state: 'running',
-      startedAt: new Date().toISOString(),
-      repo: ws.repo,
-      agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames },
-      model: req.models?.length === 1 ? req.models[0] : req.models?.length ? undefined : modelOf(args),
-      models: req.models?.length ? req.models : undefined,
-      versionHash: install.hash,
-      concurrency: 0,
-      timeoutMs: req.timeoutMs,
-      repeat,
-      shard: req.shard,
-      experiments: [],
-    };
+interface Planned {
+  manifest: RunManifest;
+  planned: ExperimentPlan[];
+  retried: string[];
+}
+
+/** --resume: the run's experiments that did not succeed, in the folders it gave them. */
+async function planResume(req: RunRequest, args: string[], hash: string, planOne: PlanOne): Promise<Planned> {
+  const runId = validateRunId(req.resume!);
+  const previous = await readManifest(req.workspace, req.version.name, runId);
+  if (!previous) throw new UsageError(`No run ${runId} of ${req.version.name} to resume: \`ptg runs\` lists them.`);
+  if (previous.versionHash !== hash) {
+    throw new UsageError(`${req.version.name} changed since run ${runId} started: resuming would mix two versions in one run. Start a new run instead.`);
   }
-  if (!req.resume && req.sequential) manifest.sequential = { carry: req.carry ?? [], carryFrom: req.carryFrom };
+  const manifest: RunManifest = { ...previous, pid: process.pid, state: 'running', finishedAt: undefined, agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames } };
+  const wanted = new Set(req.stps.map((s) => s.id));
+  const planned: ExperimentPlan[] = [];
+  const retried: string[] = [];
+  for (const e of previous.experiments) {
+    if (e.state === 'succeeded' || !wanted.has(e.stp)) continue;
+    const stp = req.stps.find((s) => s.id === e.stp)!;
+    // Its folder stays where the run put it (inside the slot for a run of ptg 0.1).
+    planned.push(await planOne(stp, runId, e.repeat, e.model, e.dir));
+    retried.push(e.dir);
+  }
+  if (planned.length === 0) throw new UsageError(`Every experiment of ${req.version.name} ${runId} succeeded: nothing to resume.`);
+  return { manifest, planned, retried };
+}
+
+/** A new run: its id claimed (not for a dry run), every STP × model × repeat, a fresh manifest. */
+async function planFresh(req: RunRequest, args: string[], target: { repo: string; hash: string }, planOne: PlanOne): Promise<Planned> {
+  const runId = req.dryRun ? validateRunId(req.runId ?? timestampId()) : await claimRunId(req.workspace, req.version.name, req.runId);
+  const repeat = req.repeat ?? 1;
+  const planned: ExperimentPlan[] = [];
+  for (const stp of req.stps) {
+    for (const model of req.models?.length ? req.models : [undefined]) {
+      for (let r = 1; r <= repeat; r++) planned.push(await planOne(stp, runId, repeat > 1 ? r : undefined, model));
+    }
+  }
+  const manifest: RunManifest = {
+    format: 1,
+    version: req.version.name,
+    kind: req.version.kind,
+    runId,
+    ptgVersion: req.ptgVersion,
+    host: os.hostname(),
+    pid: process.pid,
+    state: 'running',
+    startedAt: new Date().toISOString(),
+    repo: target.repo,
+    agent: { command: req.agentCommand, args, version: 'unknown', env: req.envNames },
+    model: req.models?.length === 1 ? req.models[0] : req.models?.length ? undefined : modelOf(args),
+    models: req.models?.length ? req.models : undefined,
+    versionHash: target.hash,
+    concurrency: 0,
+    timeoutMs: req.timeoutMs,
+    repeat,
+    shard: req.shard,
+    experiments: [],
+  };
+  if (req.sequential) manifest.sequential = { carry: req.carry ?? [], carryFrom: req.carryFrom };
+  return { manifest, planned, retried: [] };
+}
+
+/** The manifest's concurrency, timeout, marker, and an entry per planned experiment (pending). */
+function settle(manifest: RunManifest, planned: ExperimentPlan[], req: RunRequest): void {
   // A sequential run's chains (one per model and repeat) are independent: -j of them side by side.
   const parallel = manifest.sequential ? new Set(planned.map(chainKey)).size : planned.length;
   manifest.concurrency = Math.max(1, Math.min(req.concurrency ?? parallel, parallel));
@@ -236,25 +264,11 @@ export async function planRun(req: RunRequest): Promise<RunPlan> {
   const byDir = new Map(manifest.experiments.map((e) => [e.dir, e]));
   for (const e of planned) {
     const old = byDir.get(e.dir);
-    byDir.set(e.dir, {
-      stp: e.stp,
-      repeat: e.repeat,
-      model: e.model,
-      slot: e.slot,
-      dir: e.dir,
-      baseCommit: e.baseCommit,
-      promptSha256: e.promptSha256,
-      state: 'pending',
-      attempts: old?.attempts ?? 0,
-    });
+    byDir.set(e.dir, { stp: e.stp, repeat: e.repeat, model: e.model, slot: e.slot, dir: e.dir, baseCommit: e.baseCommit, promptSha256: e.promptSha256, state: 'pending', attempts: old?.attempts ?? 0 });
   }
   manifest.experiments = sortExperiments([...byDir.values()]);
   // This ptg's agents, a resumed run's included, carry this marker (see io/process/proc.ts).
   manifest.marker = MARKER_PREFIX;
-  const sandbox = await sandboxReady;
-  manifest.sandbox = sandbox.record;
-  const cached = await cachedAgentVersion(req.workspace, agentPath);
-  return { manifest, experiments: planned, agentPath, sandbox, agentVersion, cachedAgentVersion: cached, retried, claimed: !req.resume };
 }
 
 /** What `ptg run --dry-run` shows: the plan as data, with the environment's names and never a value. */
