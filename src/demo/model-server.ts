@@ -113,122 +113,23 @@ export async function startModelServer(
   scripts: Script[] | ((info: ConversationInfo) => Step[] | Omit<Script, 'match'>),
   opts: ModelServerOptions = {},
 ): Promise<ModelServer> {
-  const defaultUsage = opts.usage ?? { input_tokens: 100, output_tokens: 10 };
-  const sideUsage = opts.sideUsage ?? { input_tokens: 10, output_tokens: 1 };
-  const finalText = opts.finalText ?? 'Done.';
-  const sideText = opts.sideText ?? 'Scripted title';
+  const state: ServerState = {
+    scripts,
+    usage: opts.usage ?? { input_tokens: 100, output_tokens: 10 },
+    sideUsage: opts.sideUsage ?? { input_tokens: 10, output_tokens: 1 },
+    finalText: opts.finalText ?? 'Done.',
+    sideText: opts.sideText ?? 'Scripted title',
+    conversations: new Map(),
+    counter: 0,
+  };
   const requests: RecordedRequest[] = [];
-  const conversations = new Map<string, Conversation>();
-  let counter = 0;
-
-  function startConversation(info: ConversationInfo): Conversation {
-    if (typeof scripts === 'function') {
-      const chosen = scripts(info);
-      const script = Array.isArray(chosen) ? { steps: chosen } : chosen;
-      return { steps: script.steps, next: 0, usage: script.usage ?? defaultUsage, final: script.final ?? finalText };
-    }
-    const script = scripts.find((s) =>
-      s.match === undefined
-        ? true
-        : typeof s.match === 'string'
-          ? info.firstUserText.includes(s.match)
-          : s.match.test(info.firstUserText),
-    );
-    return {
-      steps: script?.steps ?? [],
-      next: 0,
-      usage: script?.usage ?? defaultUsage,
-      final: script?.final ?? finalText,
-    };
-  }
-
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any = null;
-      try {
-        body = raw ? JSON.parse(raw) : null;
-      } catch {
-        body = raw;
-      }
-      const rec: RecordedRequest = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body,
-        side: false,
-        reply: 'other',
-      };
+      const rec = record(req, Buffer.concat(chunks).toString('utf8'));
       requests.push(rec);
-      const pathname = (req.url ?? '').split('?')[0];
-
-      if (req.method === 'POST' && pathname === '/v1/messages' && body && typeof body === 'object') {
-        rec.cwd = findCwd(body);
-        rec.firstUserText = firstUserText(body);
-        rec.side = !(body.tools ?? []).some((t: any) => t?.name === 'Write');
-        if (rec.side) {
-          rec.reply = 'side';
-          return sendMessage(res, body, [{ type: 'text', text: sideText }], 'end_turn', sideUsage, ++counter);
-        }
-        // claude sends one session id per process; with the cwd it keeps parallel
-        // runs apart and makes a re-run in the same directory start the script afresh.
-        // A resumed session sends the same id: the answers it already has in its history tell its turns apart.
-        const key = `${rec.cwd ?? ''}\u0000${req.headers['x-claude-code-session-id'] ?? ''}\u0000${finishedTurns(body)}`;
-        let conv = conversations.get(key);
-        if (!conv) {
-          conv = startConversation({ cwd: rec.cwd, firstUserText: rec.firstUserText, lastUserText: lastUserText(body), body });
-          conversations.set(key, conv);
-        }
-        // Every main request takes the next step, errors and stalls included, so a
-        // retry after an error step gets the step after it.
-        const i = conv.next++;
-        rec.step = Math.min(i, conv.steps.length);
-        const step = conv.steps[i];
-        const id = ++counter;
-        if (!step) {
-          rec.reply = 'final';
-          return sendMessage(res, body, [{ type: 'text', text: conv.final }], 'end_turn', conv.usage, id);
-        }
-        if ('stall' in step) {
-          rec.reply = 'stall';
-          return; // close() ends it
-        }
-        if ('error' in step) {
-          rec.reply = 'error';
-          const type = ERROR_TYPES[step.error] ?? 'api_error';
-          res.writeHead(step.error, { 'content-type': 'application/json', 'request-id': `req_scripted_${id}` });
-          res.end(JSON.stringify({ type: 'error', error: { type, message: step.message ?? `Scripted ${step.error}` } }));
-          return;
-        }
-        if ('text' in step) {
-          rec.reply = 'text';
-          return sendMessage(res, body, [{ type: 'text', text: step.text }], 'end_turn', conv.usage, id);
-        }
-        if ('write' in step) {
-          rec.reply = 'write';
-          const filePath = path.resolve(rec.cwd ?? process.cwd(), step.write.path);
-          const input = { file_path: filePath, content: step.write.content };
-          return sendMessage(res, body, [toolUse(id, 'Write', input)], 'tool_use', conv.usage, id);
-        }
-        rec.reply = 'bash';
-        const input = { command: step.bash, description: 'Run scripted command' };
-        return sendMessage(res, body, [toolUse(id, 'Bash', input)], 'tool_use', conv.usage, id);
-      }
-
-      if (req.method === 'POST' && pathname === '/v1/messages/count_tokens') {
-        // Deterministic and cheap; claude only uses it for context-size estimates.
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ input_tokens: defaultUsage.input_tokens }));
-      }
-      if (req.method === 'HEAD' || (req.method === 'GET' && pathname === '/')) {
-        // claude probes HEAD / for connectivity before the first call.
-        res.writeHead(200);
-        return res.end();
-      }
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `No route ${pathname}` } }));
+      route(state, req, res, rec);
     });
   });
 
@@ -245,6 +146,113 @@ export async function startModelServer(
         server.closeAllConnections(); // includes stalled requests and idle keep-alives
       }),
   };
+}
+
+/** What every conversation of one server shares: the scripts, the defaults, the ids dealt out. */
+interface ServerState {
+  scripts: Script[] | ((info: ConversationInfo) => Step[] | Omit<Script, 'match'>);
+  usage: Usage;
+  sideUsage: Usage;
+  finalText: string;
+  sideText: string;
+  conversations: Map<string, Conversation>;
+  counter: number;
+}
+
+function record(req: http.IncomingMessage, raw: string): RecordedRequest {
+  let body: any = null;
+  try {
+    body = raw ? JSON.parse(raw) : null;
+  } catch {
+    body = raw;
+  }
+  return { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, side: false, reply: 'other' };
+}
+
+function route(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): void {
+  const pathname = (req.url ?? '').split('?')[0];
+  if (req.method === 'POST' && pathname === '/v1/messages' && rec.body && typeof rec.body === 'object') return answerMessages(state, req, res, rec);
+  if (req.method === 'POST' && pathname === '/v1/messages/count_tokens') {
+    // Deterministic and cheap; claude only uses it for context-size estimates.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return void res.end(JSON.stringify({ input_tokens: state.usage.input_tokens }));
+  }
+  if (req.method === 'HEAD' || (req.method === 'GET' && pathname === '/')) {
+    // claude probes HEAD / for connectivity before the first call.
+    res.writeHead(200);
+    return void res.end();
+  }
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: `No route ${pathname}` } }));
+}
+
+/** A Messages API call: a side request answered at once, a main one with its conversation's next step. */
+function answerMessages(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): void {
+  const body = rec.body;
+  rec.cwd = findCwd(body);
+  rec.firstUserText = firstUserText(body);
+  rec.side = !(body.tools ?? []).some((t: any) => t?.name === 'Write');
+  if (rec.side) {
+    rec.reply = 'side';
+    return void sendMessage(res, body, [{ type: 'text', text: state.sideText }], 'end_turn', state.sideUsage, ++state.counter);
+  }
+  // claude sends one session id per process; with the cwd it keeps parallel
+  // runs apart and makes a re-run in the same directory start the script afresh.
+  // A resumed session sends the same id: the answers it already has in its history tell its turns apart.
+  const key = `${rec.cwd ?? ''}\u0000${req.headers['x-claude-code-session-id'] ?? ''}\u0000${finishedTurns(body)}`;
+  let conv = state.conversations.get(key);
+  if (!conv) {
+    conv = startConversation(state, { cwd: rec.cwd, firstUserText: rec.firstUserText, lastUserText: lastUserText(body), body });
+    state.conversations.set(key, conv);
+  }
+  // Every main request takes the next step, errors and stalls included, so a
+  // retry after an error step gets the step after it.
+  const i = conv.next++;
+  rec.step = Math.min(i, conv.steps.length);
+  answerStep(res, rec, conv, conv.steps[i], ++state.counter);
+}
+
+function answerStep(res: http.ServerResponse, rec: RecordedRequest, conv: Conversation, step: Step | undefined, id: number): void {
+  const body = rec.body;
+  if (!step) {
+    rec.reply = 'final';
+    return void sendMessage(res, body, [{ type: 'text', text: conv.final }], 'end_turn', conv.usage, id);
+  }
+  if ('stall' in step) {
+    rec.reply = 'stall';
+    return; // close() ends it
+  }
+  if ('error' in step) {
+    rec.reply = 'error';
+    const type = ERROR_TYPES[step.error] ?? 'api_error';
+    res.writeHead(step.error, { 'content-type': 'application/json', 'request-id': `req_scripted_${id}` });
+    res.end(JSON.stringify({ type: 'error', error: { type, message: step.message ?? `Scripted ${step.error}` } }));
+    return;
+  }
+  if ('text' in step) {
+    rec.reply = 'text';
+    return void sendMessage(res, body, [{ type: 'text', text: step.text }], 'end_turn', conv.usage, id);
+  }
+  if ('write' in step) {
+    rec.reply = 'write';
+    const filePath = path.resolve(rec.cwd ?? process.cwd(), step.write.path);
+    const input = { file_path: filePath, content: step.write.content };
+    return void sendMessage(res, body, [toolUse(id, 'Write', input)], 'tool_use', conv.usage, id);
+  }
+  rec.reply = 'bash';
+  const input = { command: step.bash, description: 'Run scripted command' };
+  return void sendMessage(res, body, [toolUse(id, 'Bash', input)], 'tool_use', conv.usage, id);
+}
+
+function startConversation(state: ServerState, info: ConversationInfo): Conversation {
+  const { scripts } = state;
+  if (typeof scripts === 'function') {
+    const chosen = scripts(info);
+    const script = Array.isArray(chosen) ? { steps: chosen } : chosen;
+    return { steps: script.steps, next: 0, usage: script.usage ?? state.usage, final: script.final ?? state.finalText };
+  }
+  const script = scripts.find((s) => (s.match === undefined ? true : typeof s.match === 'string' ? info.firstUserText.includes(s.match) : s.match.test(info.firstUserText)));
+  return { steps: script?.steps ?? [], next: 0, usage: script?.usage ?? state.usage, final: script?.final ?? state.finalText };
 }
 
 function toolUse(id: number, name: string, input: object) {
