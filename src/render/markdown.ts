@@ -37,8 +37,15 @@ const RUN_STATE: Record<Report['runState'], string | undefined> = {
 
 /** summary.md: header, overview with totals, then each STP with its files and log tail. */
 export function summaryMarkdown(report: Report): string {
-  const t = report.totals;
-  const lines = [
+  const lines = [...headerLines(report), '', '## Overview', '', ...overviewTable(report)];
+  if (report.repeats) lines.push('', '## Repeats', '', ...repeatsTable(report.repeats));
+  if (report.carried?.length) lines.push('', ...carryMarkdown(report));
+  for (const e of report.experiments) lines.push('', ...experimentLines(e));
+  return `${lines.join('\n')}\n`;
+}
+
+function headerLines(report: Report): string[] {
+  return [
     `# ptg report: ${report.version} · run ${report.runId}`,
     '',
     ...(RUN_STATE[report.runState] ? [RUN_STATE[report.runState]!, ''] : []),
@@ -49,66 +56,69 @@ export function summaryMarkdown(report: Report): string {
     `- **Model:** ${report.model ?? 'default'}`,
     `- **Target:** ${report.repo} at ${report.baseCommits.map((c) => c.slice(0, 12)).join(', ')}`,
     `- **Sandbox:** ${report.sandboxes.join(', ') || '—'}`,
-    '',
-    '## Overview',
-    '',
-    ...tableMd(
-      ['STP', 'Status', 'Test file(s)', ...report.checks, 'Duration', 'Turns', 'Cost'],
-      [
-        ...report.experiments.map((e) => [
-          label(e),
-          e.statusText,
-          e.testFiles.length ? e.testFiles.join(', ') : '—',
-          ...report.checks.map((name) => checkCell(e.checks[name])),
-          formatDuration(e.durationMs),
-          e.turns,
-          money(e.costUsd),
-        ]),
-        [
-          '**Total**',
-          `${t.succeeded}/${t.experiments} succeeded`,
-          `${report.experiments.reduce((n, e) => n + e.testFiles.length, 0)} files`,
-          ...report.checks.map((name) => `${t.checks[name]!.passed}/${t.checks[name]!.passed + t.checks[name]!.failed} passed`),
-          `median ${formatDuration(t.medianDurationMs)}`,
-          t.turns,
-          money(t.costUsd),
-        ],
-      ],
-    ),
   ];
-  if (report.repeats) {
-    lines.push('', '## Repeats', '', ...tableMd(
-      ['STP', 'Runs', 'Succeeded', 'Pyright errors (mean ± sd)', 'Duration (mean ± sd)', 'Mean cost'],
-      report.repeats.map((r) => [
-        r.stp,
-        r.runs,
-        `${r.succeeded}/${r.runs}`,
-        r.meanPyrightErrors === undefined ? '—' : `${r.meanPyrightErrors.toFixed(2)} ± ${(r.sdPyrightErrors ?? 0).toFixed(2)}`,
-        r.meanDurationMs === undefined ? '—' : `${formatDuration(r.meanDurationMs)} ± ${formatDuration(r.sdDurationMs ?? 0)}`,
-        money(r.meanCostUsd),
+}
+
+function overviewTable(report: Report): string[] {
+  const t = report.totals;
+  return tableMd(
+    ['STP', 'Status', 'Test file(s)', ...report.checks, 'Duration', 'Turns', 'Cost'],
+    [
+      ...report.experiments.map((e) => [
+        label(e),
+        e.statusText,
+        e.testFiles.length ? e.testFiles.join(', ') : '—',
+        ...report.checks.map((name) => checkCell(e.checks[name])),
+        formatDuration(e.durationMs),
+        e.turns,
+        money(e.costUsd),
       ]),
-    ));
+      [
+        '**Total**',
+        `${t.succeeded}/${t.experiments} succeeded`,
+        `${report.experiments.reduce((n, e) => n + e.testFiles.length, 0)} files`,
+        ...report.checks.map((name) => `${t.checks[name]!.passed}/${t.checks[name]!.passed + t.checks[name]!.failed} passed`),
+        `median ${formatDuration(t.medianDurationMs)}`,
+        t.turns,
+        money(t.costUsd),
+      ],
+    ],
+  );
+}
+
+function repeatsTable(repeats: NonNullable<Report['repeats']>): string[] {
+  return tableMd(
+    ['STP', 'Runs', 'Succeeded', 'Pyright errors (mean ± sd)', 'Duration (mean ± sd)', 'Mean cost'],
+    repeats.map((r) => [
+      r.stp,
+      r.runs,
+      `${r.succeeded}/${r.runs}`,
+      r.meanPyrightErrors === undefined ? '—' : `${r.meanPyrightErrors.toFixed(2)} ± ${(r.sdPyrightErrors ?? 0).toFixed(2)}`,
+      r.meanDurationMs === undefined ? '—' : `${formatDuration(r.meanDurationMs)} ± ${formatDuration(r.sdDurationMs ?? 0)}`,
+      money(r.meanCostUsd),
+    ]),
+  );
+}
+
+/** One STP's section: its status line, error, checks, model, files, artifacts, masking, attempts, log tail. */
+function experimentLines(e: ReportExperiment): string[] {
+  const lines = [`## STP ${label(e)}`, '', '`' + e.statusLine + '`', ''];
+  if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
+  const checks = checkLines(e);
+  if (checks.length) lines.push(...checks, '');
+  if (e.requestedModel) lines.push(`${modelMismatch(e) ? '⚠ ' : ''}Model asked for: \`${e.requestedModel}\`; the agent reported \`${e.model ?? 'nothing'}\`${modelMismatch(e) ? ': not the one asked for' : ''}.`, '');
+  lines.push(e.changedFiles.length ? 'Files generated or changed:' : 'No files generated or changed.');
+  for (const f of e.changedFiles) lines.push(`- \`${f.path}\` (${f.status === 'A' ? 'added' : f.status === 'D' ? 'deleted' : 'modified'})`);
+  if (e.artifacts.length) {
+    lines.push('', 'Artifacts:');
+    for (const a of e.artifacts) lines.push(`- [\`${a}\`](${encodeURI(`${stpFolder(e)}/artifacts/${a}`)})`);
   }
-  if (report.carried?.length) lines.push('', ...carryMarkdown(report));
-  for (const e of report.experiments) {
-    lines.push('', `## STP ${label(e)}`, '', '`' + e.statusLine + '`', '');
-    if (e.agentError) lines.push(`Agent error: ${e.agentError.split('\n')[0]}`, '');
-    const checks = checkLines(e);
-    if (checks.length) lines.push(...checks, '');
-    if (e.requestedModel) lines.push(`${modelMismatch(e) ? '⚠ ' : ''}Model asked for: \`${e.requestedModel}\`; the agent reported \`${e.model ?? 'nothing'}\`${modelMismatch(e) ? ': not the one asked for' : ''}.`, '');
-    lines.push(e.changedFiles.length ? 'Files generated or changed:' : 'No files generated or changed.');
-    for (const f of e.changedFiles) lines.push(`- \`${f.path}\` (${f.status === 'A' ? 'added' : f.status === 'D' ? 'deleted' : 'modified'})`);
-    if (e.artifacts.length) {
-      lines.push('', 'Artifacts:');
-      for (const a of e.artifacts) lines.push(`- [\`${a}\`](${encodeURI(`${stpFolder(e)}/artifacts/${a}`)})`);
-    }
-    if (e.masked.length) lines.push('', `Secrets masked: ${maskedText(e.masked)}`);
-    if (e.retries.length) lines.push('', `Attempts: ${e.retries.length + 1} (${e.retries.map((r) => `attempt ${r.attempt}: ${r.reason}, ${money(r.costUsd)}`).join('; ')}); cost and tokens count all of them.`);
-    if (e.logTail.length) {
-      lines.push('', `<details><summary>Last ${e.logTail.length} lines of claude.log</summary>`, '', '```text', ...e.logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>');
-    }
+  if (e.masked.length) lines.push('', `Secrets masked: ${maskedText(e.masked)}`);
+  if (e.retries.length) lines.push('', `Attempts: ${e.retries.length + 1} (${e.retries.map((r) => `attempt ${r.attempt}: ${r.reason}, ${money(r.costUsd)}`).join('; ')}); cost and tokens count all of them.`);
+  if (e.logTail.length) {
+    lines.push('', `<details><summary>Last ${e.logTail.length} lines of claude.log</summary>`, '', '```text', ...e.logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>');
   }
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 /** `- pytest-collect ✗ 0: tests/test_x.py: ModuleNotFoundError …` per check; when verified, since when. */
