@@ -160,34 +160,43 @@ async function maskSlot(slotDir: string, slot: SlotState, secrets: Secret[]): Pr
 
 /** Starts the agent, follows it to its end and fills in what it reported. */
 async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<void> {
+  const started = Date.now();
+  status.startedAt = new Date(started).toISOString();
+  const { exit, figures, sandboxed } = await followAgent(exp, ctx, status);
+  status.finishedAt = new Date().toISOString();
+  status.durationMs = Date.now() - started;
+  recordFigures(status, exit, figures, ctx.earlierAttempts);
+  status.state = stateOf(exit, figures);
+  // bubblewrap could not make the view (a path it cannot bind): the agent never ran, and never unsandboxed.
+  const refused = sandboxed && exit.exitCode !== 0 && !figures.sessionId && bwrapFailure(await headOf(path.join(exp.dir, FILES.stderr)));
+  if (refused) Object.assign(status, { state: 'agent_error', agentError: `the sandbox did not start: ${refused}` });
+  else if (exit.spawnError) status.agentError = exit.spawnError;
+  else if (figures.result?.isError) status.agentError = figures.result.text ?? figures.result.subtype ?? 'error';
+  const missing = ctx.command && figures.loaded?.commands && !figures.loaded.commands.includes(ctx.command);
+  if (missing && status.state === 'succeeded') {
+    status.state = 'agent_error';
+    status.agentError = `the agent did not load /${ctx.command}: its init event lists no such command, so it never ran the version under test (does this Claude Code load project commands in -p mode?)`;
+  }
+}
+
+/** The agent in its sandbox (if any), followed to its end: how it ended and what it reported. */
+async function followAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<{ exit: AgentExit; figures: AgentFigures; sandboxed: boolean }> {
   const file = (name: string) => path.join(exp.dir, name);
   // Its own slot, its STP, the tools and its own session: nothing else of the machine.
   const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, readOnly: [exp.stpFile], agent: true }));
   const { command, args } = view ? view.wrap(ctx.agent.command, ctx.agent.args) : ctx.agent;
-  const started = Date.now();
-  status.startedAt = new Date(started).toISOString();
-  const agent = startAgent({
-    command,
-    args,
-    cwd: exp.slotDir,
-    input: exp.prompt,
-    stdoutFile: file(FILES.jsonl),
-    stderrFile: file(FILES.stderr),
-    env: ctx.env,
-    timeoutMs: ctx.timeoutMs,
-  });
+  const agent = startAgent({ command, args, cwd: exp.slotDir, input: exp.prompt, stdoutFile: file(FILES.jsonl), stderrFile: file(FILES.stderr), env: ctx.env, timeoutMs: ctx.timeoutMs });
   status.pid = agent.pid;
   status.marker = agent.marker;
   const onAbort = () => agent.stop('interrupt');
   ctx.signal.addEventListener('abort', onAbort);
   if (ctx.signal.aborted) onAbort();
   const parser = new StreamJsonParser();
-  let exit: AgentExit;
   try {
     await writeStatus(exp.dir, status, ctx.secrets);
     ctx.onStarted?.(agent.pid);
-    exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx);
-    if (view) exit = unwrapExit(exit);
+    const exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx);
+    return { exit: view ? unwrapExit(exit) : exit, figures: parser.figures, sandboxed: Boolean(view) };
   } catch (error) {
     // ptg failed while the agent runs (its log could not be written): the agent ends too.
     agent.stop('error', 1000);
@@ -197,10 +206,10 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
     ctx.signal.removeEventListener('abort', onAbort);
     await view?.cleanup();
   }
+}
 
-  const figures = parser.figures;
-  status.finishedAt = new Date().toISOString();
-  status.durationMs = Date.now() - started;
+/** How the agent ended and what it reported, earlier attempts' cost and tokens added in. */
+function recordFigures(status: ExperimentStatus, exit: AgentExit, figures: AgentFigures, earlierAttempts: ExperimentContext['earlierAttempts']): void {
   status.exitCode = exit.exitCode;
   status.signal = exit.signal;
   status.stopReason = exit.stoppedFor;
@@ -213,23 +222,11 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
   status.apiErrorStatus = figures.result?.apiErrorStatus;
   // Claude Code's own --max-budget-usd (--max-cost-per-experiment) ended the session.
   if (figures.result?.subtype === 'error_max_budget_usd') status.budget = 'experiment';
-  if (ctx.earlierAttempts?.length) {
-    status.retries = ctx.earlierAttempts;
-    for (const earlier of ctx.earlierAttempts) {
-      if (earlier.costUsd !== undefined) status.costUsd = (status.costUsd ?? 0) + earlier.costUsd;
-      if (earlier.tokens) for (const k of Object.keys(earlier.tokens) as (keyof Tokens)[]) status.tokens[k] += earlier.tokens[k];
-    }
-  }
-  status.state = stateOf(exit, figures);
-  // bubblewrap could not make the view (a path it cannot bind): the agent never ran, and never unsandboxed.
-  const refused = view && exit.exitCode !== 0 && !figures.sessionId && bwrapFailure(await headOf(file(FILES.stderr)));
-  if (refused) Object.assign(status, { state: 'agent_error', agentError: `the sandbox did not start: ${refused}` });
-  else if (exit.spawnError) status.agentError = exit.spawnError;
-  else if (figures.result?.isError) status.agentError = figures.result.text ?? figures.result.subtype ?? 'error';
-  const missing = ctx.command && figures.loaded?.commands && !figures.loaded.commands.includes(ctx.command);
-  if (missing && status.state === 'succeeded') {
-    status.state = 'agent_error';
-    status.agentError = `the agent did not load /${ctx.command}: its init event lists no such command, so it never ran the version under test (does this Claude Code load project commands in -p mode?)`;
+  if (!earlierAttempts?.length) return;
+  status.retries = earlierAttempts;
+  for (const earlier of earlierAttempts) {
+    if (earlier.costUsd !== undefined) status.costUsd = (status.costUsd ?? 0) + earlier.costUsd;
+    if (earlier.tokens) for (const k of Object.keys(earlier.tokens) as (keyof Tokens)[]) status.tokens[k] += earlier.tokens[k];
   }
 }
 
