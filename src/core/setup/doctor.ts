@@ -28,8 +28,7 @@ const SOURCE: Record<AgentChoice['source'], string> = {
   default: 'the first claude on PATH',
 };
 
-/** Everything `ptg run` needs, checked one by one, each with what to do when it fails. */
-export async function doctor(opts: {
+type DoctorOptions = {
   workspace: string;
   agent: AgentChoice;
   env: NodeJS.ProcessEnv;
@@ -37,15 +36,28 @@ export async function doctor(opts: {
   requiredEnv?: { version: string; names: string[] }[];
   /** The sandbox settings a run would take (a bad mode throws, and is this check's failure). */
   sandbox?: () => SandboxSettings;
-}): Promise<Check[]> {
+};
+
+type Add = (name: string, ok: boolean, detail: string, warning?: boolean) => void;
+
+/** Everything `ptg run` needs, checked one by one, each with what to do when it fails. */
+export async function doctor(opts: DoctorOptions): Promise<Check[]> {
   const checks: Check[] = [];
-  const add = (name: string, ok: boolean, detail: string, warning = false) => checks.push({ name, ok, detail, warning: !ok && warning });
+  const add: Add = (name, ok, detail, warning = false) => void checks.push({ name, ok, detail, warning: !ok && warning });
 
   const node = nodeSatisfies(process.versions.node, ENGINES);
   add('node', node, `${process.version}${node ? '' : `: ptg needs Node ${ENGINES}`}`);
-  add('git', true, await gitVersion().catch(() => 'not found'));
-  if (checks.at(-1)!.detail === 'not found') checks.at(-1)!.ok = false;
+  const git = await gitVersion().catch(() => undefined);
+  add('git', Boolean(git), git ?? 'not found');
+  const agentPath = await agentChecks(opts, add);
+  await pythonChecks(opts.env, add);
+  if (opts.sandbox) add('sandbox', ...(await sandboxCheck(opts.sandbox, opts.env, opts.workspace, agentPath)));
+  await machineChecks(opts, add);
+  return checks;
+}
 
+/** The agent a run would start (path, version, where it came from), and its login. */
+async function agentChecks(opts: DoctorOptions, add: Add): Promise<string | undefined> {
   const { command } = opts.agent;
   const agent = await locateAgent(command, opts.env);
   if (!agent) {
@@ -71,17 +83,22 @@ export async function doctor(opts: {
   const credentials = path.join(opts.env.CLAUDE_CONFIG_DIR ?? path.join(os.homedir(), '.claude'), '.credentials.json');
   const login = opts.env.ANTHROPIC_API_KEY ? 'ANTHROPIC_API_KEY is set' : opts.env.CLAUDE_CODE_OAUTH_TOKEN ? 'CLAUDE_CODE_OAUTH_TOKEN is set' : (await fs.pathExists(credentials)) ? `logged in (${credentials})` : undefined;
   add('agent login', Boolean(login), login ?? 'no ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or claude login found: run `claude` once to log in', true);
+  return agent?.path;
+}
 
-  const uv = await which('uv', opts.env.PATH);
-  const python = await which('python3', opts.env.PATH);
+/** uv or python3 for setup, pyright, and pytest for the pytest-collect check. */
+async function pythonChecks(env: NodeJS.ProcessEnv, add: Add): Promise<void> {
+  const uv = await which('uv', env.PATH);
+  const python = await which('python3', env.PATH);
   add('python', Boolean(uv || python), uv ? `uv at ${uv}` : python ? `python3 at ${python} (no uv: setup uses python3 -m venv)` : 'neither uv nor python3: setup --no-python, or install one', true);
   add('pyright', true, `${await pyrightVersion()} (npm, bundled with ptg)`);
   // pytest-collect runs the slot's .venv python, which setup gives pytest; python3's is the fallback.
-  const pytest = python ? await runCommand(python, ['-m', 'pytest', '--version'], { env: opts.env, timeoutMs: 30_000 }) : undefined;
+  const pytest = python ? await runCommand(python, ['-m', 'pytest', '--version'], { env, timeoutMs: 30_000 }) : undefined;
   add('pytest', Boolean(pytest?.ok), pytest?.ok ? `${pytest.output.split('\n')[0]} (python3 on PATH; the pytest-collect check prefers the slot's .venv)` : "python3 has no pytest: the pytest-collect check needs it in the slot's .venv (setup installs it) or here", true);
+}
 
-  if (opts.sandbox) add('sandbox', ...(await sandboxCheck(opts.sandbox, opts.env, opts.workspace, agent?.path)));
-
+/** Free disk, the user (root wants IS_SANDBOX=1), each version's required variables, the workspace. */
+async function machineChecks(opts: DoctorOptions, add: Add): Promise<void> {
   const probe = (await fs.pathExists(opts.workspace)) ? opts.workspace : path.dirname(opts.workspace);
   const stats = await fs.promises.statfs(probe).catch(() => undefined);
   const freeGb = stats ? (stats.bavail * stats.bsize) / 1024 ** 3 : undefined;
@@ -100,7 +117,6 @@ export async function doctor(opts: {
 
   const ws = await readWorkspace(opts.workspace).catch(() => undefined);
   add('workspace', Boolean(ws), ws ? `${opts.workspace}: ${ws.repo} at ${ws.baseCommit.slice(0, 10)}` : `${opts.workspace} is not set up: ptg setup`, true);
-  return checks;
 }
 
 /** Which sandbox a run would get and why: bubblewrap's version, or none and how to get it. */
