@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { chooseAgent } from '../core/agent/agent.js';
-import { type HandoffResult, handOff, planHandoff } from '../core/run/handoff.js';
+import { type HandoffPlan, type HandoffResult, handOff, planHandoff } from '../core/run/handoff.js';
 import { findVersion } from '../core/root/root.js';
 import { sandboxSettings } from '../core/agent/sandbox.js';
 import { agentEnv, requireEnv, versionSettings } from '../core/run/settings.js';
@@ -43,31 +43,11 @@ function exitCodeOf(exit: NonNullable<HandoffResult['exit']>): number {
  * to stderr: stdout and the terminal are the agent's.
  */
 export async function handoffCommand(flags: HandoffFlags): Promise<number> {
-  const ctx = await loadContext(flags);
-  const [versionName] = flags.args as [string];
-  findVersion(ctx.root, versionName);
-  if (!flags.stp) throw new UsageError('Name the experiment: ptg handoff <version> [run-id] --stp ID (and --model M, --repeat K where the run has them).');
-  if (flags.print !== undefined && !flags.print.trim()) throw new UsageError('--print needs a question: --print "Which tests did you write?"');
-  const settings = versionSettings(ctx.root.config, versionName);
-  const { env } = agentEnv(process.env, [...settings.entries, ...(flags.env ?? [])]);
-  requireEnv(env, settings.required, versionName);
-  const plan = await planHandoff({
-    workspace: ctx.workspace,
-    version: versionName,
-    runId: flags.args[1],
-    choice: { stp: flags.stp, model: oneModel(flags.model), repeat: flags.repeat },
-    agentCommand: flags.agent,
-    defaultAgent: chooseAgent(undefined, process.env, ctx.root.config.agent?.command).command,
-    extraArgs: flags.agentArg ?? [],
-    env,
-    question: flags.print,
-    sandbox: sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
-  });
+  const plan = await planOf(flags);
   if (plan.sandbox.warning) process.stderr.write(`${warningLine(plan.sandbox.warning)}\n`);
   const say = (line: string) => {
     if (!flags.quiet) process.stderr.write(`${line}\n`);
   };
-  const tell = (line: string) => process.stderr.write(`${line}\n`);
   const which = `${plan.version} ${plan.runId} STP ${plan.stp}`;
   if (plan.versionChanged) say(`Note: ${plan.version} changed since run ${plan.runId}; the slot has it as installed now.`);
 
@@ -88,17 +68,7 @@ export async function handoffCommand(flags: HandoffFlags): Promise<number> {
     },
   }).finally(() => flags.takeSignals(undefined));
 
-  const fresh = `cd ${shellWord(plan.slotDir)} && ${[plan.agentCommand, ...(plan.model ? ['--model', plan.model] : [])].map(shellWord).join(' ')}`;
-  if (result.sessionGone) {
-    tell(
-      plan.sessionId
-        ? `${c.red('ptg:')} Claude Code has no session ${plan.sessionId} for this slot (no ${plan.sessionFile}): its store was cleaned, or the run came from another machine.`
-        : `${c.red('ptg:')} ${which} recorded no session id: its agent never started a session.`,
-    );
-    tell(`The files are in place all the same; start a fresh session on them with: ${fresh}`);
-    if (flags.json) printJson({ format: 1, version: plan.version, runId: plan.runId, stp: plan.stp, slot: plan.slotDir, sessionId: plan.sessionId, sessionFound: false, savedPatch: result.savedPatch });
-    return EXIT.failed;
-  }
+  if (result.sessionGone) return sessionGone(plan, result, flags, which);
   const exit = result.exit!;
   if (exit.spawnError) throw new PtgError(`${exit.spawnError}. The files are in place in ${plan.slotDir}.`);
   if (result.answer !== undefined && !flags.json) process.stdout.write(result.answer);
@@ -109,4 +79,42 @@ export async function handoffCommand(flags: HandoffFlags): Promise<number> {
   }
   say(`The session ended (exit ${code}). ${plan.slotDir} keeps the files; the next \`ptg run\` resets it, saving it as a patch first if anything changed since the handoff.`);
   return code;
+}
+
+/** The experiment, its session and agent, from the flags; the version's environment required. */
+async function planOf(flags: HandoffFlags): Promise<HandoffPlan> {
+  const ctx = await loadContext(flags);
+  const [versionName] = flags.args as [string];
+  findVersion(ctx.root, versionName);
+  if (!flags.stp) throw new UsageError('Name the experiment: ptg handoff <version> [run-id] --stp ID (and --model M, --repeat K where the run has them).');
+  if (flags.print !== undefined && !flags.print.trim()) throw new UsageError('--print needs a question: --print "Which tests did you write?"');
+  const settings = versionSettings(ctx.root.config, versionName);
+  const { env } = agentEnv(process.env, [...settings.entries, ...(flags.env ?? [])]);
+  requireEnv(env, settings.required, versionName);
+  return planHandoff({
+    workspace: ctx.workspace,
+    version: versionName,
+    runId: flags.args[1],
+    choice: { stp: flags.stp, model: oneModel(flags.model), repeat: flags.repeat },
+    agentCommand: flags.agent,
+    defaultAgent: chooseAgent(undefined, process.env, ctx.root.config.agent?.command).command,
+    extraArgs: flags.agentArg ?? [],
+    env,
+    question: flags.print,
+    sandbox: sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
+  });
+}
+
+/** No session to resume: the files are back all the same, and how to start a fresh one on them. */
+function sessionGone(plan: HandoffPlan, result: HandoffResult, flags: HandoffFlags, which: string): number {
+  const tell = (line: string) => process.stderr.write(`${line}\n`);
+  const fresh = `cd ${shellWord(plan.slotDir)} && ${[plan.agentCommand, ...(plan.model ? ['--model', plan.model] : [])].map(shellWord).join(' ')}`;
+  tell(
+    plan.sessionId
+      ? `${c.red('ptg:')} Claude Code has no session ${plan.sessionId} for this slot (no ${plan.sessionFile}): its store was cleaned, or the run came from another machine.`
+      : `${c.red('ptg:')} ${which} recorded no session id: its agent never started a session.`,
+  );
+  tell(`The files are in place all the same; start a fresh session on them with: ${fresh}`);
+  if (flags.json) printJson({ format: 1, version: plan.version, runId: plan.runId, stp: plan.stp, slot: plan.slotDir, sessionId: plan.sessionId, sessionFound: false, savedPatch: result.savedPatch });
+  return EXIT.failed;
 }
