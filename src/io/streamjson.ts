@@ -105,40 +105,11 @@ export class StreamJsonParser {
   }
 
   private event(e: Json): string {
-    const f = this.figures;
     switch (e.type) {
       case 'system':
-        if (e.subtype === 'init') {
-          f.model = e.model;
-          f.sessionId = e.session_id;
-          const names = (list: unknown) => (Array.isArray(list) ? list.map(String) : undefined);
-          f.loaded = { commands: names(e.slash_commands), skills: names(e.skills) };
-          if (typeof e.claude_code_version === 'string') f.agentVersion = e.claude_code_version;
-          return `[init] model ${e.model ?? '?'} · session ${e.session_id ?? '?'} · cwd ${e.cwd ?? '?'} · ${Array.isArray(e.tools) ? e.tools.length : 0} tools\n`;
-        }
-        return `[system] ${oneLine(e.subtype ?? '')}\n`;
-      case 'assistant': {
-        const message: Json = e.message ?? {};
-        const id = String(message.id ?? f.events);
-        if (!this.messageUsage.has(id)) f.turns += 1;
-        const usage = tokensOf(message.usage);
-        if (usage) {
-          // Claude Code repeats a message's usage on every content block of it: count it once.
-          const old = this.messageUsage.get(id);
-          for (const k of Object.keys(usage) as (keyof Tokens)[]) f.tokens[k] += usage[k] - (old?.[k] ?? 0);
-          this.messageUsage.set(id, usage);
-        } else if (!this.messageUsage.has(id)) this.messageUsage.set(id, { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 });
-        let out = '';
-        for (const block of Array.isArray(message.content) ? message.content : []) {
-          if (block.type === 'text' && block.text) {
-            this.lastText = block.text.trimEnd();
-            out += `${this.lastText}\n`;
-          }
-          else if (block.type === 'tool_use') out += `→ ${block.name} ${oneLine(block.input)}\n`;
-          else if (block.type === 'thinking') out += `(thinking) ${oneLine(block.thinking)}\n`;
-        }
-        return out;
-      }
+        return e.subtype === 'init' ? this.init(e) : `[system] ${oneLine(e.subtype ?? '')}\n`;
+      case 'assistant':
+        return this.assistant(e.message ?? {});
       case 'user': {
         let out = '';
         for (const block of Array.isArray(e.message?.content) ? e.message.content : []) {
@@ -146,30 +117,69 @@ export class StreamJsonParser {
         }
         return out;
       }
-      case 'result': {
-        const result: AgentResult = {
-          isError: Boolean(e.is_error),
-          apiErrorStatus: typeof e.api_error_status === 'number' ? e.api_error_status : undefined,
-          subtype: e.subtype,
-          text: typeof e.result === 'string' ? e.result : undefined,
-          turns: typeof e.num_turns === 'number' ? e.num_turns : undefined,
-          costUsd: typeof e.total_cost_usd === 'number' ? e.total_cost_usd : undefined,
-          durationMs: typeof e.duration_ms === 'number' ? e.duration_ms : undefined,
-          tokens: tokensOf(e.usage),
-          sessionId: e.session_id,
-        };
-        f.result = result;
-        if (result.turns !== undefined) f.turns = result.turns;
-        if (result.tokens) f.tokens = result.tokens;
-        if (result.costUsd !== undefined) f.costUsd = result.costUsd;
-        const head = `[result] ${result.isError ? 'error' : 'success'}${result.subtype && result.subtype !== 'success' ? ` (${result.subtype})` : ''} · ${f.turns} turns · $${(f.costUsd ?? 0).toFixed(4)}`;
-        // The result repeats the last answer: print it only when it says something new.
-        const text = result.text?.trimEnd();
-        return `${head}\n${text && text !== this.lastText ? `${text}\n` : ''}`;
-      }
+      case 'result':
+        return this.result(e);
       default:
         return '';
     }
+  }
+
+  /** The session's start: model, session id, what it loaded. */
+  private init(e: Json): string {
+    const f = this.figures;
+    f.model = e.model;
+    f.sessionId = e.session_id;
+    const names = (list: unknown) => (Array.isArray(list) ? list.map(String) : undefined);
+    f.loaded = { commands: names(e.slash_commands), skills: names(e.skills) };
+    if (typeof e.claude_code_version === 'string') f.agentVersion = e.claude_code_version;
+    return `[init] model ${e.model ?? '?'} · session ${e.session_id ?? '?'} · cwd ${e.cwd ?? '?'} · ${Array.isArray(e.tools) ? e.tools.length : 0} tools\n`;
+  }
+
+  /** A block of the model's answer: a turn counted once per message, its usage once per message id. */
+  private assistant(message: Json): string {
+    const f = this.figures;
+    const id = String(message.id ?? f.events);
+    if (!this.messageUsage.has(id)) f.turns += 1;
+    const usage = tokensOf(message.usage);
+    if (usage) {
+      // Claude Code repeats a message's usage on every content block of it: count it once.
+      const old = this.messageUsage.get(id);
+      for (const k of Object.keys(usage) as (keyof Tokens)[]) f.tokens[k] += usage[k] - (old?.[k] ?? 0);
+      this.messageUsage.set(id, usage);
+    } else if (!this.messageUsage.has(id)) this.messageUsage.set(id, { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 });
+    let out = '';
+    for (const block of Array.isArray(message.content) ? message.content : []) {
+      if (block.type === 'text' && block.text) {
+        this.lastText = block.text.trimEnd();
+        out += `${this.lastText}\n`;
+      } else if (block.type === 'tool_use') out += `→ ${block.name} ${oneLine(block.input)}\n`;
+      else if (block.type === 'thinking') out += `(thinking) ${oneLine(block.thinking)}\n`;
+    }
+    return out;
+  }
+
+  /** The session's end: its totals are the ones to trust. */
+  private result(e: Json): string {
+    const f = this.figures;
+    const result: AgentResult = {
+      isError: Boolean(e.is_error),
+      apiErrorStatus: typeof e.api_error_status === 'number' ? e.api_error_status : undefined,
+      subtype: e.subtype,
+      text: typeof e.result === 'string' ? e.result : undefined,
+      turns: typeof e.num_turns === 'number' ? e.num_turns : undefined,
+      costUsd: typeof e.total_cost_usd === 'number' ? e.total_cost_usd : undefined,
+      durationMs: typeof e.duration_ms === 'number' ? e.duration_ms : undefined,
+      tokens: tokensOf(e.usage),
+      sessionId: e.session_id,
+    };
+    f.result = result;
+    if (result.turns !== undefined) f.turns = result.turns;
+    if (result.tokens) f.tokens = result.tokens;
+    if (result.costUsd !== undefined) f.costUsd = result.costUsd;
+    const head = `[result] ${result.isError ? 'error' : 'success'}${result.subtype && result.subtype !== 'success' ? ` (${result.subtype})` : ''} · ${f.turns} turns · $${(f.costUsd ?? 0).toFixed(4)}`;
+    // The result repeats the last answer: print it only when it says something new.
+    const text = result.text?.trimEnd();
+    return `${head}\n${text && text !== this.lastText ? `${text}\n` : ''}`;
   }
 }
 

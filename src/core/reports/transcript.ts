@@ -56,10 +56,7 @@ export async function readTranscript(file: string, opts: { maxChars?: number } =
   let kept = 0;
   let readBytes = 0;
   let cut: Transcript['cut'];
-  const entries: TranscriptEntry[] = [];
-  const calls = new Map<string, Extract<TranscriptEntry, { kind: 'tool' }>>();
-  const summary: TranscriptSummary = { tools: {}, filesRead: [], filesWritten: [], commands: [] };
-  let otherLines = 0;
+  const page = new Page();
   const input = createReadStream(file, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
@@ -72,45 +69,66 @@ export async function readTranscript(file: string, opts: { maxChars?: number } =
       input.destroy();
       break;
     }
-    if (!line.trim()) continue;
+    if (line.trim()) page.add(line);
+  }
+  const { summary } = page;
+  for (const list of [summary.filesRead, summary.filesWritten, summary.commands]) list.splice(0, list.length, ...new Set(list));
+  return { entries: page.entries, cut, summary, otherLines: page.otherLines };
+}
+
+/** The transcript as it is read, one event at a time: its entries, and the summary of its tools. */
+class Page {
+  readonly entries: TranscriptEntry[] = [];
+  readonly summary: TranscriptSummary = { tools: {}, filesRead: [], filesWritten: [], commands: [] };
+  otherLines = 0;
+  private readonly calls = new Map<string, Extract<TranscriptEntry, { kind: 'tool' }>>();
+
+  add(line: string): void {
     let e: Json;
     try {
       e = JSON.parse(line);
     } catch {
-      otherLines += 1;
-      continue;
+      this.otherLines += 1;
+      return;
     }
     if (e?.type === 'system' && e.subtype === 'init') {
-      entries.push({ kind: 'init', model: e.model, sessionId: e.session_id, tools: Array.isArray(e.tools) ? e.tools.length : 0 });
-    } else if (e?.type === 'assistant') {
-      const usage = e.message?.usage;
-      for (const block of Array.isArray(e.message?.content) ? e.message.content : []) {
-        if (block.type === 'text' && block.text) {
-          entries.push({ kind: 'text', text: short(block.text), messageId: e.message?.id, tokens: usage ? { input: Number(usage.input_tokens ?? 0), output: Number(usage.output_tokens ?? 0) } : undefined });
-        } else if (block.type === 'tool_use') {
-          const call = { kind: 'tool' as const, id: block.id, tool: String(block.name), arg: mainArgument(block.input) };
-          entries.push(call);
-          if (block.id) calls.set(block.id, call);
-          summary.tools[call.tool] = (summary.tools[call.tool] ?? 0) + 1;
-          if (call.arg && /^(Read|NotebookRead)$/.test(call.tool)) summary.filesRead.push(call.arg);
-          if (call.arg && /^(Write|Edit|MultiEdit|NotebookEdit)$/.test(call.tool)) summary.filesWritten.push(call.arg);
-          if (call.arg && call.tool === 'Bash') summary.commands.push(call.arg);
-        }
-      }
-    } else if (e?.type === 'user') {
-      for (const block of Array.isArray(e.message?.content) ? e.message.content : []) {
-        if (block.type !== 'tool_result') continue;
-        const call = calls.get(block.tool_use_id);
-        const text = short(resultText(block.content));
-        if (call) Object.assign(call, { result: text, isError: Boolean(block.is_error) });
-        if (block.is_error) summary.firstError ??= `${call?.tool ?? 'tool'}: ${text.split('\n')[0]}`;
-      }
-    } else if (e?.type === 'result') {
+      this.entries.push({ kind: 'init', model: e.model, sessionId: e.session_id, tools: Array.isArray(e.tools) ? e.tools.length : 0 });
+    } else if (e?.type === 'assistant') this.assistant(e.message);
+    else if (e?.type === 'user') this.results(e.message);
+    else if (e?.type === 'result') {
       const text = typeof e.result === 'string' ? short(e.result) : undefined;
-      entries.push({ kind: 'result', isError: Boolean(e.is_error), subtype: e.subtype, text, turns: e.num_turns, costUsd: e.total_cost_usd, durationMs: e.duration_ms });
-      if (e.is_error) summary.firstError ??= text ?? e.subtype;
+      this.entries.push({ kind: 'result', isError: Boolean(e.is_error), subtype: e.subtype, text, turns: e.num_turns, costUsd: e.total_cost_usd, durationMs: e.duration_ms });
+      if (e.is_error) this.summary.firstError ??= text ?? e.subtype;
     }
   }
-  for (const list of [summary.filesRead, summary.filesWritten, summary.commands]) list.splice(0, list.length, ...new Set(list));
-  return { entries, cut, summary, otherLines };
+
+  private assistant(message: Json): void {
+    const usage = message?.usage;
+    for (const block of Array.isArray(message?.content) ? message.content : []) {
+      if (block.type === 'text' && block.text) {
+        this.entries.push({ kind: 'text', text: short(block.text), messageId: message?.id, tokens: usage ? { input: Number(usage.input_tokens ?? 0), output: Number(usage.output_tokens ?? 0) } : undefined });
+      } else if (block.type === 'tool_use') this.call(block);
+    }
+  }
+
+  private call(block: Json): void {
+    const call = { kind: 'tool' as const, id: block.id, tool: String(block.name), arg: mainArgument(block.input) };
+    this.entries.push(call);
+    if (block.id) this.calls.set(block.id, call);
+    const { summary } = this;
+    summary.tools[call.tool] = (summary.tools[call.tool] ?? 0) + 1;
+    if (call.arg && /^(Read|NotebookRead)$/.test(call.tool)) summary.filesRead.push(call.arg);
+    if (call.arg && /^(Write|Edit|MultiEdit|NotebookEdit)$/.test(call.tool)) summary.filesWritten.push(call.arg);
+    if (call.arg && call.tool === 'Bash') summary.commands.push(call.arg);
+  }
+
+  private results(message: Json): void {
+    for (const block of Array.isArray(message?.content) ? message.content : []) {
+      if (block.type !== 'tool_result') continue;
+      const call = this.calls.get(block.tool_use_id);
+      const text = short(resultText(block.content));
+      if (call) Object.assign(call, { result: text, isError: Boolean(block.is_error) });
+      if (block.is_error) this.summary.firstError ??= `${call?.tool ?? 'tool'}: ${text.split('\n')[0]}`;
+    }
+  }
 }
