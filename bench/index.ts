@@ -10,10 +10,11 @@ import { runBench } from './run.bench.js';
 import { setupBench } from './setup.bench.js';
 import { shardsBench } from './shards.bench.js';
 import { slotOptionsBench } from './slot-options.bench.js';
+import { slurmBench } from './slurm.bench.js';
 import { startupBench } from './startup.bench.js';
 import { type Benchmark, cleanUp, type Goal, ptgWarnings, table, TIME_BIN } from './support.js';
 
-const BENCHMARKS: Benchmark[] = [startupBench, setupBench, slotOptionsBench, runBench, outputBench, manyBench, collectBench, checksBench, shardsBench, mergeBench];
+const BENCHMARKS: Benchmark[] = [startupBench, setupBench, slotOptionsBench, runBench, outputBench, manyBench, collectBench, checksBench, shardsBench, mergeBench, slurmBench];
 
 const USAGE = `Usage: npm run bench -- [--only NAMES] [--reps N]
   --only NAMES   comma separated, in any order: ${BENCHMARKS.map((b) => b.name).join(',')}

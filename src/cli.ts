@@ -42,7 +42,7 @@ function program(): Command {
     .exitOverride()
     .addHelpText('after', examples(['ptg setup', 'ptg run v2.1', 'ptg collect v2.1', 'ptg compare v1 v2.1']));
 
-  for (const declare of [setup, run, collect, pack, show, verify, handoff, runs, compare, status, doctor, clean, demo]) declare(cli);
+  for (const declare of [setup, run, collect, pack, show, verify, handoff, runs, compare, status, doctor, clean, demo, slurmFinish]) declare(cli);
   return cli;
 }
 
@@ -97,6 +97,11 @@ function run(cli: Command): void {
       .addOption(opt('repeat'))
       .addOption(opt('shard'))
       .addOption(opt('shardFromEnv'))
+      .addOption(opt('executor'))
+      .addOption(opt('shards'))
+      .addOption(opt('sbatchArg'))
+      .addOption(opt('noWait'))
+      .addOption(opt('slurmTask').hideHelp())
       .addHelpText(
         'after',
         examples([
@@ -107,10 +112,19 @@ function run(cli: Command): void {
           'ptg run v3 --sequential --carry GRAVEYARD.md --artifact test_run.log',
           'ptg run v2.1 --model opus,sonnet     # one experiment per STP and model',
           'ptg run v2.1 --resume 20260209_143022',
+          'ptg run v2.1 --executor slurm --shards 8 --sbatch-arg=--partition=batch',
           'IS_SANDBOX=1 ptg run v2.1      # as root in a container',
         ]),
       ),
     lazy(() => import('./commands/run.js'), (m) => windsDown<RunFlags>(m.runCommand)),
+  );
+}
+
+/** The report job of a run on Slurm (core/run/slurm.ts): not for people, so not in the help. */
+function slurmFinish(cli: Command): void {
+  withGlobals(
+    cli.command('slurm-finish', { hidden: true }).description("Settle a Slurm run's end and write its reports (its report job runs this)").argument('<version>').argument('<run-id>'),
+    lazy(() => import('./commands/slurm.js'), (m) => m.slurmFinishCommand),
   );
 }
 
@@ -232,9 +246,11 @@ function status(cli: Command): void {
   withGlobals(
     cli
       .command('status')
-      .description('What is running now (from another terminal): runs, agents, elapsed time, output so far')
+      .description('What is running now (from another terminal): runs, agents, elapsed time, output so far, a Slurm run\'s jobs')
+      .argument('[version]', 'only this version')
+      .argument('[run-id]', 'this run, whatever its state')
       .addOption(opt('all'))
-      .addHelpText('after', examples(['ptg status', 'ptg status --json'])),
+      .addHelpText('after', examples(['ptg status', 'ptg status v2.1 20260209_143022', 'ptg status --json'])),
     lazy(() => import('./commands/reports/status.js'), (m) => m.statusCommand),
   );
 }

@@ -4,6 +4,9 @@ import { experimentLabel, statusLine } from '../core/workspace/experiment-folder
 import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/run/settings.js';
 import { findVersion, parseIdList, parseShard, selectStps, type Stp, type Version } from '../core/root/root.js';
 import { executeRun, type RunResult } from '../core/run/execute.js';
+import { slurmPlaceFromEnv } from '../core/run/slurm.js';
+import { readManifest } from '../core/workspace/manifest.js';
+import { runOnSlurm, slurmDryRunLines } from './slurm.js';
 import { dryRunOf, planRun, type RunPlan, type RunRequest } from '../core/run/run.js';
 import { sandboxSettings } from '../core/agent/sandbox.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -38,6 +41,12 @@ export interface RunFlags extends GlobalFlags {
   sandbox?: string;
   sandboxRo?: string[];
   sandboxRw?: string[];
+  executor?: string;
+  shards?: string;
+  sbatchArg?: string[];
+  /** false with --no-wait. */
+  wait?: boolean;
+  slurmTask?: boolean;
   signal: AbortSignal;
   ptgVersion: string;
 }
@@ -87,15 +96,20 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     return EXIT.ok;
   }
   const req = await requestOf(flags, ctx, version, stps, shard);
+  const slurm = (await executorOf(flags, ctx, version)) === 'slurm';
   const plan = await planRun(req);
   if (plan.sandbox.warning) process.stderr.write(`${warningLine(plan.sandbox.warning)}\n`);
   if (flags.dryRun) {
     const data = dryRunOf(plan, req);
     if (flags.json) printJson(data);
     for (const line of dryRunLines(data)) ctx.result(line);
+    if (slurm) for (const line of slurmDryRunLines(plan, req, flags, ctx)) ctx.result(line);
     return EXIT.ok;
   }
+  if (slurm) return runOnSlurm(plan, req, flags, ctx);
   const result = await runWithProgress(plan, req, flags, ctx);
+  // A Slurm task speaks of its own experiments: the other tasks report theirs.
+  if (flags.slurmTask) result.manifest.experiments = result.manifest.experiments.filter((e) => plan.experiments.some((x) => x.dir === e.dir));
   const root = flags.root ? ` --root ${flags.root}` : '';
   const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
   const collect = `ptg collect ${version.name} ${result.manifest.runId}${root}${wsFlag}`;
@@ -105,6 +119,21 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // The abort reason is the signal's name: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
   if (result.interrupted) return exitForSignal(flags.signal.reason);
   return result.manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+}
+
+/**
+ * Where the run's experiments run: --executor, else the config's, else where the run being
+ * resumed ran. A Slurm task runs its share here.
+ */
+async function executorOf(flags: RunFlags, ctx: Context, version: Version): Promise<'local' | 'slurm'> {
+  if (flags.slurmTask) return 'local';
+  const named = flags.executor ?? ctx.root.config.executor ?? (flags.resume && (await readManifest(ctx.workspace, version.name, flags.resume).catch(() => undefined))?.slurm ? 'slurm' : 'local');
+  if (named !== 'local' && named !== 'slurm') throw new UsageError(`--executor ${named}: ptg knows local and slurm.`);
+  if (named === 'local' && (flags.shards !== undefined || flags.sbatchArg?.length || flags.wait === false)) {
+    throw new UsageError('--shards, --sbatch-arg and --no-wait go with --executor slurm.');
+  }
+  if (named === 'slurm' && (flags.shard || flags.shardFromEnv)) throw new UsageError('--executor slurm deals the STPs to its tasks itself: give --shards N, not --shard.');
+  return named;
 }
 
 /** The run asked for: the flags over the version's settings over the config. */
@@ -141,6 +170,7 @@ async function requestOf(flags: RunFlags, ctx: Context, version: Version, stps: 
     checkConcurrency: positiveInt(flags.checkConcurrency, '--check-concurrency') ?? config.checkConcurrency,
     retries: flags.retries === undefined ? config.retries : wholeNumber(flags.retries, '--retries'),
     sandbox: sandboxSettings(flags, process.env, config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
+    slurmTask: flags.slurmTask ? slurmPlaceFromEnv(process.env) : undefined,
     ptgVersion: flags.ptgVersion,
   };
 }

@@ -1,5 +1,6 @@
 import { listRuns } from '../../core/workspace/manifest.js';
 import { isAlive } from '../../core/workspace/lock.js';
+import { stillRunning } from './slurm-jobs.js';
 import { EXIT } from '../../errors.js';
 import { checksBrief, money } from '../../render/run.js';
 import { table } from '../../render/style.js';
@@ -13,10 +14,12 @@ export async function runsCommand(flags: GlobalFlags & { args: string[] }): Prom
     ctx.print(`No runs in ${ctx.workspace} yet: start one with \`ptg run <version>\`.`);
     return EXIT.ok;
   }
-  const rows = runs.map((r) => {
+  const rows: string[][] = [];
+  for (const r of runs) {
     const count = (state: string) => r.experiments.filter((e) => e.state === state).length;
-    const state = r.state === 'running' && !isAlive(r.pid) ? 'stale' : r.state;
-    return [
+    const running = r.state === 'running' && (await stillRunning(r, isAlive));
+    const state = r.state === 'running' && !running ? 'stale' : `${r.state}${r.slurm ? ' (slurm)' : ''}`;
+    rows.push([
       r.version,
       r.runId,
       r.startedAt.replace('T', ' ').replace(/\..*/, ''),
@@ -26,8 +29,8 @@ export async function runsCommand(flags: GlobalFlags & { args: string[] }): Prom
       money(r.experiments.reduce((s, e) => s + (e.costUsd ?? 0), 0)),
       checksBrief(r.experiments.map((e) => e.checks ?? {})) || '—',
       state,
-    ];
-  });
+    ]);
+  }
   for (const line of table(rows, ['Version', 'Run id', 'Started (UTC)', 'STPs', 'Succeeded', 'Failed', 'Cost', 'Checks passed', 'State'])) ctx.print(line);
   return EXIT.ok;
 }

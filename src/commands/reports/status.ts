@@ -3,39 +3,45 @@ import fs from 'fs-extra';
 import { formatDuration } from '../../core/root/duration.js';
 import { EXPERIMENT_FILES } from '../../core/workspace/experiment-folder.js';
 import { isAlive } from '../../core/workspace/lock.js';
-import { listRuns } from '../../core/workspace/manifest.js';
+import { findRun, listRuns } from '../../core/workspace/manifest.js';
+import { queuedJobs, slurmLine, stillRunning } from './slurm-jobs.js';
 import { EXIT } from '../../errors.js';
 import { stateText } from '../../render/run.js';
 import { c, table } from '../../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from '../context.js';
 
 /** What is running now, read from the manifests: usable from another terminal. */
-export async function statusCommand(flags: GlobalFlags & { all?: boolean }): Promise<number> {
+export async function statusCommand(flags: GlobalFlags & { all?: boolean; args?: string[] }): Promise<number> {
   const ctx = await loadContext(flags);
-  const runs = (await listRuns(ctx.workspace)).filter((r) => r.state === 'running' || flags.all);
+  const [version, runId] = flags.args ?? [];
+  // A run named on the command line is shown whatever its state.
+  const runs = runId ? [await findRun(ctx.workspace, version!, runId)] : (await listRuns(ctx.workspace, version)).filter((r) => r.state === 'running' || flags.all || version);
   const now = Date.now();
   const view = [];
   for (const run of runs) {
-    const alive = isAlive(run.pid);
+    const queued = await queuedJobs(run);
+    const alive = run.slurm ? await stillRunning(run, isAlive) : isAlive(run.pid);
     const experiments = [];
     for (const e of run.experiments) {
       const size = (await fs.stat(path.join(e.dir, EXPERIMENT_FILES.jsonl)).catch(() => undefined))?.size;
       experiments.push({ ...e, agentAlive: e.state === 'running' && isAlive(e.pid), outputBytes: size });
     }
-    view.push({ run, alive, experiments });
+    view.push({ run, alive, experiments, queued });
   }
   if (flags.json) {
-    printJson(view.map((v) => ({ version: v.run.version, runId: v.run.runId, pid: v.run.pid, alive: v.alive, state: v.run.state, experiments: v.experiments })));
+    printJson(view.map((v) => ({ version: v.run.version, runId: v.run.runId, pid: v.run.pid, alive: v.alive, state: v.run.state, slurm: v.run.slurm && { ...v.run.slurm, queued: v.queued }, experiments: v.experiments })));
     return EXIT.ok;
   }
   if (view.length === 0) {
     ctx.print('Nothing is running.' + (flags.all ? '' : ' (`ptg status --all` shows finished runs too; `ptg runs` lists them.)'));
     return EXIT.ok;
   }
-  for (const { run, alive, experiments } of view) {
+  for (const { run, alive, experiments, queued } of view) {
     const done = experiments.filter((e) => !['running', 'pending'].includes(e.state)).length;
-    const state = run.state === 'running' ? (alive ? c.cyan(`running (ptg pid ${run.pid})`) : c.red(`stale: ptg (pid ${run.pid}) is gone`)) : run.state;
+    const runner = run.slurm ? 'on Slurm' : `ptg pid ${run.pid}`;
+    const state = run.state === 'running' ? (alive ? c.cyan(`running (${runner})`) : c.red(`stale: ${run.slurm ? 'none of its Slurm jobs is queued' : `ptg (pid ${run.pid}) is gone`}`)) : run.state;
     ctx.print(`${c.bold(`${run.version} ${run.runId}`)} · ${state} · ${done}/${experiments.length} done · started ${run.startedAt}`);
+    if (run.slurm) ctx.print(`  ${slurmLine(run, queued)}`);
     const rows = experiments.map((e) => [
       e.repeat ? `${e.stp} r${e.repeat}` : e.stp,
       stateText(e.state, e.exitCode),
@@ -54,7 +60,7 @@ export async function statusCommand(flags: GlobalFlags & { all?: boolean }): Pro
         ctx.print(`  ${file} lines after each step: ${steps.length ? steps.join(', ') : '—'}`);
       }
     }
-    for (const e of experiments.filter((x) => x.agentAlive && !alive)) {
+    for (const e of experiments.filter((x) => x.agentAlive && !alive && !run.slurm)) {
       ctx.print(c.red(`  STP ${e.stp}: agent pid ${e.pid} still runs without ptg: end it with \`kill -- -${e.pid}\`, then \`ptg run ${run.version} --resume ${run.runId}\`.`));
     }
     ctx.print();

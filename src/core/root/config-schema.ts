@@ -75,6 +75,11 @@ export const Config = z.strictObject({
       z.strictObject({ mode: z.enum(['auto', 'bwrap', 'none']).optional(), readOnly: z.array(z.string().min(1)).optional(), readWrite: z.array(z.string().min(1)).optional() }),
     ])
     .optional().describe(configHelp('sandbox')),
+  /** Where a run's experiments run: "local" (this machine), or "slurm" (a job array), like --executor. */
+  executor: z.enum(['local', 'slurm']).optional().describe(configHelp('executor')),
+  /** With executor slurm: tasks in the job array, like --shards. */
+  shards: z.number().int().positive().optional().describe(configHelp('shards')),
+  slurm: z.strictObject({ sbatchArgs: z.array(z.string().min(1)).optional().describe(configHelp('slurm.sbatchArgs')) }).optional(),
   /** Checks at once across a run's experiments (default: the number of cores), like --check-concurrency. */
   checkConcurrency: z.number().int().positive().optional().describe(configHelp('checkConcurrency')),
   /** A duration such as "90s", "30m", "2h", or a number of seconds. */

@@ -11,6 +11,7 @@ import { commandName } from '../setup/install.js';
 import { passedOf } from '../workspace/check-results.js';
 import { lockSlots } from '../workspace/lock.js';
 import { type ExperimentStatus, type ManifestExperiment, type RunManifest, runDir, sortExperiments, writeManifest } from '../workspace/manifest.js';
+import { mergeExperiments } from '../workspace/shared-manifest.js';
 import { CARRY_OUT } from './carry.js';
 import { type ExperimentContext, type ExperimentPlan, retryReason, runExperiment, skipExperiment } from './experiment.js';
 import { chainKey, type RunPlan, type RunRequest } from './run.js';
@@ -67,6 +68,7 @@ class Execution {
   /** Checks have a limit of their own: seven pyrights at once would fight seven agents for the cores. */
   private readonly checkLimit: ReturnType<typeof pLimit>;
   private started = 0;
+  private readonly mine: Set<string>;
   private saveError: unknown;
   private saving = Promise.resolve();
 
@@ -79,6 +81,7 @@ class Execution {
     this.manifest = plan.manifest;
     this.ws = req.workspace;
     this.agentPlaces = places(this.manifest.concurrency);
+    this.mine = new Set(plan.experiments.map((e) => e.dir));
     this.checkLimit = pLimit(req.checkConcurrency ?? defaultCheckConcurrency());
   }
 
@@ -106,7 +109,9 @@ class Execution {
    * finish and their folders are complete. The run then ends with the error.
    */
   private save(): Promise<void> {
-    return (this.saving = this.saving.then(() => writeManifest(this.ws, this.manifest)).catch((error) => {
+    // A Slurm task shares the run's manifest with the other tasks: it writes only its own experiments.
+    const write = this.req.slurmTask ? () => mergeExperiments(this.ws, this.manifest, this.mine) : () => writeManifest(this.ws, this.manifest);
+    return (this.saving = this.saving.then(write).catch((error) => {
       this.saveError ??= error;
     }));
   }
@@ -212,6 +217,7 @@ class Execution {
       checkLimit: this.checkLimit,
       carry: manifest.sequential && { paths: manifest.sequential.carry, from: carrySource(manifest, e, this.runFolder()) },
       command: req.version.kind === 'orchestrated' ? commandName(req.version) : undefined,
+      slurm: req.slurmTask,
       signal: this.signal,
       onStarted: (pid) => {
         e.pid = pid;

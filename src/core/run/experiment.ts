@@ -8,7 +8,7 @@ import { startAgent, type AgentExit, type AgentHandle } from '../../io/process/p
 import { bwrapFailure, unwrapExit } from '../../io/process/sandbox.js';
 import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from '../../io/streamjson.js';
 import { EXPERIMENT_FILES as FILES, statusLine } from '../workspace/experiment-folder.js';
-import type { ExperimentState, ExperimentStatus, MaskedFile } from '../workspace/manifest.js';
+import type { ExperimentState, ExperimentStatus, MaskedFile, SlurmPlace } from '../workspace/manifest.js';
 import { statusFile } from '../workspace/manifest.js';
 import { agentContext } from '../agent/agent-context.js';
 import { keepCarry, placeCarry } from './carry.js';
@@ -58,6 +58,8 @@ export interface ExperimentContext {
   earlierAttempts?: NonNullable<ExperimentStatus['retries']>;
   /** Files carried from the previous experiment (`from`: a folder holding them under their repository paths). */
   carry?: { paths: string[]; from?: string };
+  /** The Slurm task carrying the experiment out, for its status. */
+  slurm?: SlurmPlace;
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
@@ -106,7 +108,7 @@ function oneLineReason(error: unknown): string {
 
 function newStatus(exp: ExperimentPlan, ctx: ExperimentContext): ExperimentStatus {
   const { stp, repeat, slot, baseCommit } = exp;
-  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, requestedModel: exp.model, slot, baseCommit, state: 'running', sandbox: ctx.sandbox?.record, timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs };
+  return { format: 1, stp, version: ctx.version, runId: ctx.runId, repeat, requestedModel: exp.model, slot, baseCommit, state: 'running', sandbox: ctx.sandbox?.record, timeoutMs: ctx.timeoutMs, idleTimeoutMs: ctx.idleTimeoutMs, slurm: ctx.slurm };
 }
 
 async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: ExperimentStatus): Promise<ExperimentStatus> {

@@ -9,7 +9,7 @@ import { askAgentVersion, cachedAgentVersion, DEFAULT_AGENT } from '../agent/age
 import type { ExperimentPlan } from './experiment.js';
 import { planVersionInstall } from '../setup/install.js';
 import { type CheckSpec, checkSpecs, defaultCheckConcurrency } from '../checks/checks.js';
-import { type RunManifest, readManifest, runDir, sortExperiments } from '../workspace/manifest.js';
+import { type RunManifest, readManifest, runDir, type SlurmPlace, sortExperiments } from '../workspace/manifest.js';
 import { buildPrompt, sha256 } from '../root/prompt.js';
 import type { Root, Stp, Version } from '../root/root.js';
 import { DEFAULT_SANDBOX, prepareSandbox, type Sandbox, type SandboxSettings } from '../agent/sandbox.js';
@@ -59,6 +59,8 @@ export interface RunRequest {
   carryFrom?: string;
   /** Where the agents run (core/agent/sandbox.ts); default `auto`. */
   sandbox?: SandboxSettings;
+  /** This ptg is one task of a run submitted to Slurm (core/run/slurm.ts): it shares the manifest. */
+  slurmTask?: SlurmPlace;
   ptgVersion: string;
 }
 

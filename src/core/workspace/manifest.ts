@@ -113,6 +113,29 @@ export interface ExperimentStatus {
   carry?: CarryStatus;
   /** What else shapes the agent's behaviour here (CLAUDE.md files, settings, base commit), hashed. */
   context?: AgentContext;
+  /** The Slurm task that ran it (`ptg run --executor slurm`). */
+  slurm?: SlurmPlace;
+}
+
+/** Where on a Slurm cluster an experiment ran: the job array, its task, the node. */
+export interface SlurmPlace {
+  jobId: string;
+  arrayTaskId: number;
+  node?: string;
+}
+
+/** A run submitted to Slurm (core/run/slurm.ts): one job array, one report job after it. */
+export interface SlurmSubmission {
+  submittedAt: string;
+  /** The scripts in the run's folder, and the arguments sbatch got besides ptg's own. */
+  scripts: { task: string; report: string };
+  sbatchArgs: string[];
+  /** The STP ids each array task runs, by task index. */
+  tasks: string[][];
+  arrayJobId?: string;
+  reportJobId?: string;
+  /** The jobs of earlier submissions of this run (before a --resume). */
+  earlierJobs?: string[];
 }
 
 export interface ManifestExperiment {
@@ -172,6 +195,8 @@ export interface RunManifest {
   /** One experiment at a time in STP order, each handing `carry` to the next; the last ones are kept in `carry/` beside the manifest. */
   sequential?: { carry: string[]; carryFrom?: string };
   experiments: ManifestExperiment[];
+  /** Submitted to Slurm (--executor slurm): the latest submission. */
+  slurm?: SlurmSubmission;
 }
 
 /**
