@@ -120,7 +120,7 @@ describe('--repeat', () => {
 });
 
 describe('the CI examples', () => {
-  test('parse as YAML and use only real ptg commands and flags', async () => {
+  test('parse as YAML (the Slurm one is a script) and use only real ptg commands and flags', async () => {
     const files = ['examples/ci/github-actions.yml', 'examples/k8s/indexed-job.yaml'];
     const commands: string[] = [];
     for (const file of files) {
@@ -129,7 +129,11 @@ describe('the CI examples', () => {
       const text = JSON.stringify(doc);
       commands.push(...[...text.matchAll(/(?:npx )?ptg ([a-z]+)((?: [^|\n"\\]*)?)/g)].map((m) => `${m[1]}${m[2]}`));
     }
-    assert.ok(commands.length >= 6, commands.join('\n'));
+    // The Slurm example is a script: its continued lines joined.
+    const slurm = fs.readFileSync(path.join(PROJECT, 'examples/slurm/run.sh'), 'utf8').replace(/\\\n\s*/g, ' ').replaceAll('"', '');
+    commands.push(...[...slurm.matchAll(/npx ptg ([a-z]+)((?: [^|\n"]*)?)/g)].map((m) => `${m[1]}${m[2]}`));
+    assert.ok(commands.some((c) => c.includes('--executor slurm --shards 8')), commands.join('\n'));
+    assert.ok(commands.length >= 8, commands.join('\n'));
     const help = new Map<string, string>();
     for (const command of commands) {
       const [sub, ...rest] = command.trim().split(/\s+/);
@@ -145,5 +149,61 @@ describe('the CI examples', () => {
     const job = YAML.parse(fs.readFileSync(path.join(PROJECT, files[1]!), 'utf8'));
     assert.equal(job.spec.completionMode, 'Indexed');
     assert.equal(job.spec.completions, 4);
+  });
+
+  // No GitHub runner, `act` or Kubernetes cluster here: their shell steps run with bash instead,
+  // each shard in a fresh copy of the root (a machine of its own), artifacts copied between them.
+  const machine = async () => {
+    const dir = tmpDir();
+    const upstream = makeUpstream(dir);
+    const root = makeRoot(dir, { stps: { '1': '# STP 1\n', '2': '# STP 2\nfake: exit 1\n', '3': '# STP 3\n', '4': '# STP 4\n', '5': '# STP 5\n' }, config: { repo: upstream, python: false } });
+    fs.copySync(path.join(root, 'v1'), path.join(root, 'v2.1'));
+    const bin = path.join(dir, 'bin');
+    fs.outputFileSync(path.join(bin, 'npx'), `#!/bin/bash\n[ "$1" = ptg ] || exit 127\nshift\nexec '${process.execPath}' '${path.join(PROJECT, 'bin', 'ptg.js')}' "$@"\n`, { mode: 0o755 });
+    fs.outputFileSync(path.join(bin, 'npm'), '#!/bin/bash\n[ "$1" = ci ]\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, PTG_AGENT: FAKE_AGENT, IS_SANDBOX: '1', NO_COLOR: '1', CI: 'true' };
+    const copy = (name: string) => {
+      fs.copySync(root, path.join(dir, name));
+      return path.join(dir, name);
+    };
+    return { dir, env, copy };
+  };
+  const bash = (script: string, cwd: string, env: NodeJS.ProcessEnv) => execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd, env, encoding: 'utf8' });
+
+  test("the GitHub Actions workflow's steps, run here: 4 shard jobs and the report job merge every STP", async () => {
+    const m = await machine();
+    const gha = YAML.parse(fs.readFileSync(path.join(PROJECT, 'examples/ci/github-actions.yml'), 'utf8'));
+    const values: Record<string, string> = { 'github.run_id': '77', 'inputs.version': 'v1', 'secrets.ANTHROPIC_API_KEY': 'sk-test' };
+    const expand = (text: string, more: Record<string, string> = {}) => text.replace(/\$\{\{\s*([\w.]+)\s*\}\}/g, (_, key: string) => ({ ...values, ...more })[key] ?? '');
+    const envOf = (step: { env?: Record<string, string> }, more: Record<string, string>) => ({
+      ...m.env,
+      ...Object.fromEntries(Object.entries({ ...gha.env, ...step.env } as Record<string, string>).map(([k, v]) => [k, expand(v, more)])),
+      GITHUB_STEP_SUMMARY: path.join(m.dir, 'step-summary.md'),
+    });
+    const artifacts = path.join(m.dir, 'artifacts');
+    for (const shard of gha.jobs.shard.strategy.matrix.shard as number[]) {
+      const cwd = m.copy(`shard-${shard}`);
+      for (const step of gha.jobs.shard.steps.filter((x: { run?: string }) => x.run)) bash(expand(step.run, { 'matrix.shard': String(shard) }), cwd, envOf(step, { 'matrix.shard': String(shard) }));
+      fs.copySync(path.join(cwd, 'packs'), artifacts);
+    }
+    const cwd = m.copy('report');
+    fs.copySync(artifacts, path.join(cwd, 'packs'));
+    for (const step of gha.jobs.report.steps.filter((x: { run?: string }) => x.run)) bash(expand(step.run), cwd, envOf(step, {}));
+    const summary = fs.readJsonSync(path.join(cwd, 'results', 'results_v1_gha-77', 'summary.json'));
+    assert.deepEqual(summary.experiments.map((e: { stp: string; status: string }) => `${e.stp} ${e.status}`), ['1 succeeded', '2 failed', '3 succeeded', '4 succeeded', '5 succeeded']);
+    assert.match(fs.readFileSync(path.join(m.dir, 'step-summary.md'), 'utf8'), /v1/);
+  });
+
+  test("the Indexed Job's script, run here for each completion index, and the collect its comment gives", async () => {
+    const m = await machine();
+    const text = fs.readFileSync(path.join(PROJECT, 'examples/k8s/indexed-job.yaml'), 'utf8');
+    const job = YAML.parse(text);
+    const results = path.join(m.dir, 'results');
+    const script = (job.spec.template.spec.containers[0].args[0] as string).replaceAll('/results', results);
+    for (let index = 0; index < job.spec.completions; index++) bash(script, m.copy(`pod-${index}`), { ...m.env, JOB_COMPLETION_INDEX: String(index) });
+    const collect = /^#\s+(ptg collect .*)$/m.exec(text)![1]!.replaceAll('/results', results);
+    bash(`npx ${collect}`, m.copy('merge'), m.env);
+    const summary = fs.readJsonSync(path.join(results, 'results_v2.1_k8s-run-1', 'summary.json'));
+    assert.deepEqual(summary.experiments.map((e: { stp: string }) => e.stp), ['1', '2', '3', '4', '5']);
   });
 });
