@@ -230,10 +230,6 @@ function blankStatus(m: RunManifest, e: ManifestExperiment): ExperimentStatus {
   return { format: 1, stp: e.stp, version: m.version, runId: m.runId, repeat: e.repeat, requestedModel: e.model, slot: e.slot, baseCommit: e.baseCommit, state: 'pending' };
 }
 
-/**
- * Why task `index` ended without recording its experiments, in one line: what scontrol still
- * knows of it (state, reason, exit), else what slurmstepd wrote into the task's output.
- */
 interface TaskEnd {
   cause: string;
   place: SlurmPlace;
@@ -243,12 +239,16 @@ interface TaskEnd {
 
 const NORMAL_END = new Set(['COMPLETED', 'FAILED', 'COMPLETING']);
 
+/**
+ * How task `index` ended, in one line: what scontrol still knows of it (state, reason, exit),
+ * else what slurmstepd wrote into the task's output.
+ */
 async function taskCause(sub: SlurmSubmission, index: number, env: NodeJS.ProcessEnv): Promise<TaskEnd> {
   const id = `${sub.arrayJobId}_${index}`;
   const record = await jobRecord(id, env);
   const output = await tail(path.join(path.dirname(sub.scripts.task), `task-${index}.out`));
   const stepd = /\*\*\* (?:JOB|STEP) \S+ ON (\S+) (.*?) \*\*\*/.exec(output);
-  const oom = /oom[-_ ]kill|out of memory/i.test(output) ? 'OUT_OF_MEMORY' : undefined;
+  const oom = /slurmstepd: .*oom[-_]kill/i.test(output) ? 'OUT_OF_MEMORY' : undefined;
   const node = record?.NodeList && record.NodeList !== '(null)' ? record.NodeList : stepd?.[1];
   const state = record?.JobState ?? oom ?? (stepd ? stepd[2]!.replace(/ AT \S+/, '') : undefined);
   const detail = [
