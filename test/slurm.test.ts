@@ -128,6 +128,9 @@ describe('ptg run --executor slurm', { skip: unavailable }, () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const m = manifestOf(w.ws, 'v1', 'detached');
     assert.match(r.stdout, new RegExp(`^${m.slurm.arrayJobId} ${m.slurm.reportJobId}$`, 'm'));
+    const early = await w.run(['v1', '--resume', 'detached'], { env: slurm.env });
+    assert.equal(early.code, 2, early.stdout + early.stderr);
+    assert.match(early.stderr, /still has jobs on Slurm .*wait for them to end, or cancel them/);
     const status = await ptg(['status', 'v1', 'detached'], { cwd: w.root, env: slurm.env });
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`slurm: job array ${m.slurm.arrayJobId} \\(2 task\\(s\\)\\), report job ${m.slurm.reportJobId}`));

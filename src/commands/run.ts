@@ -6,6 +6,7 @@ import { findVersion, parseIdList, parseShard, selectStps, type Stp, type Versio
 import { executeRun, type RunResult } from '../core/run/execute.js';
 import { slurmPlaceFromEnv } from '../core/run/slurm.js';
 import { readManifest } from '../core/workspace/manifest.js';
+import { queuedJobs } from './reports/slurm-jobs.js';
 import { runOnSlurm, slurmDryRunLines } from './slurm.js';
 import { dryRunOf, planRun, type RunPlan, type RunRequest } from '../core/run/run.js';
 import { sandboxSettings } from '../core/agent/sandbox.js';
@@ -127,7 +128,12 @@ export async function runCommand(flags: RunFlags): Promise<number> {
  */
 async function executorOf(flags: RunFlags, ctx: Context, version: Version): Promise<'local' | 'slurm'> {
   if (flags.slurmTask) return 'local';
-  const named = flags.executor ?? ctx.root.config.executor ?? (flags.resume && (await readManifest(ctx.workspace, version.name, flags.resume).catch(() => undefined))?.slurm ? 'slurm' : 'local');
+  const resumed = flags.resume ? await readManifest(ctx.workspace, version.name, flags.resume).catch(() => undefined) : undefined;
+  const queued = resumed?.slurm && (await queuedJobs(resumed));
+  if (queued?.length) {
+    throw new UsageError(`Run ${resumed!.runId} still has jobs on Slurm (${[...new Set(queued.map((j) => j.jobId))].join(', ')}): wait for them to end, or cancel them with scancel, then resume.`);
+  }
+  const named = flags.executor ?? ctx.root.config.executor ?? (resumed?.slurm ? 'slurm' : 'local');
   if (named !== 'local' && named !== 'slurm') throw new UsageError(`--executor ${named}: ptg knows local and slurm.`);
   if (named === 'local' && (flags.shards !== undefined || flags.sbatchArg?.length || flags.wait === false)) {
     throw new UsageError('--shards, --sbatch-arg and --no-wait go with --executor slurm.');
