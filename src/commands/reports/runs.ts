@@ -1,6 +1,6 @@
-import { listRuns } from '../../core/workspace/manifest.js';
+import { listRuns, type RunManifest } from '../../core/workspace/manifest.js';
 import { isAlive } from '../../core/workspace/lock.js';
-import { stillRunning } from './slurm-jobs.js';
+import { queuedJobs } from './slurm-jobs.js';
 import { EXIT } from '../../errors.js';
 import { checksBrief, money } from '../../render/run.js';
 import { table } from '../../render/style.js';
@@ -17,8 +17,7 @@ export async function runsCommand(flags: GlobalFlags & { args: string[] }): Prom
   const rows: string[][] = [];
   for (const r of runs) {
     const count = (state: string) => r.experiments.filter((e) => e.state === state).length;
-    const running = r.state === 'running' && (await stillRunning(r, isAlive));
-    const state = r.state === 'running' && !running ? 'stale' : `${r.state}${r.slurm ? ' (slurm)' : ''}`;
+    const state = await stateOf(r);
     rows.push([
       r.version,
       r.runId,
@@ -33,6 +32,18 @@ export async function runsCommand(flags: GlobalFlags & { args: string[] }): Prom
   }
   for (const line of table(rows, ['Version', 'Run id', 'Started (UTC)', 'STPs', 'Succeeded', 'Failed', 'Cost', 'Checks passed', 'State'])) ctx.print(line);
   return EXIT.ok;
+}
+
+/** `finished`, `stale` (its ptg gone, or none of its Slurm jobs queued), or a Slurm run's jobs by state: `running (slurm 4711: 2 RUNNING, 1 PENDING)`. */
+async function stateOf(run: RunManifest): Promise<string> {
+  if (!run.slurm) return run.state === 'running' && !isAlive(run.pid) ? 'stale' : run.state;
+  if (run.state !== 'running') return `${run.state} (slurm)`;
+  const queued = await queuedJobs(run);
+  if (!queued) return 'running (slurm: no squeue here)';
+  if (queued.length === 0) return 'stale (slurm: no job queued)';
+  const counts = new Map<string, number>();
+  for (const job of queued) counts.set(job.state, (counts.get(job.state) ?? 0) + 1);
+  return `running (slurm ${run.slurm.arrayJobId}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')})`;
 }
 
 /** Per check, over a run's experiments: how many passed, failed, and could not run. */

@@ -21,10 +21,3 @@ export function slurmLine(run: RunManifest, queued: QueuedJob[] | undefined): st
   const report = queued.find((j) => j.jobId === sub.reportJobId);
   return `slurm: ${jobs} · ${[...tasks, report ? `report ${state(report)}` : ''].filter(Boolean).join(', ')}`;
 }
-
-/** Whether a run said to be running still is: its ptg's pid here, or for a Slurm run its jobs in the queue. */
-export async function stillRunning(run: RunManifest, pidAlive: (pid: number | undefined) => boolean): Promise<boolean> {
-  if (!run.slurm) return pidAlive(run.pid);
-  const queued = await queuedJobs(run);
-  return queued === undefined ? pidAlive(run.pid) : queued.length > 0;
-}

@@ -4,7 +4,7 @@ import { formatDuration } from '../../core/root/duration.js';
 import { EXPERIMENT_FILES } from '../../core/workspace/experiment-folder.js';
 import { isAlive } from '../../core/workspace/lock.js';
 import { findRun, listRuns } from '../../core/workspace/manifest.js';
-import { queuedJobs, slurmLine, stillRunning } from './slurm-jobs.js';
+import { queuedJobs, slurmLine } from './slurm-jobs.js';
 import { EXIT } from '../../errors.js';
 import { stateText } from '../../render/run.js';
 import { c, table } from '../../render/style.js';
@@ -20,7 +20,8 @@ export async function statusCommand(flags: GlobalFlags & { all?: boolean; args?:
   const view = [];
   for (const run of runs) {
     const queued = await queuedJobs(run);
-    const alive = run.slurm ? await stillRunning(run, isAlive) : isAlive(run.pid);
+    // A Slurm run's ptg may have returned at once (--no-wait): the queue says whether it runs.
+    const alive = queued ? queued.length > 0 : isAlive(run.pid);
     const experiments = [];
     for (const e of run.experiments) {
       const size = (await fs.stat(path.join(e.dir, EXPERIMENT_FILES.jsonl)).catch(() => undefined))?.size;
