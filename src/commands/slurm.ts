@@ -9,7 +9,7 @@ import { readStatus, type RunManifest, type ExperimentStatus } from '../core/wor
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { finishedLine, interruptLine, summaryLines } from '../render/run.js';
 import { collectCommand } from './reports/collect.js';
-import type { Context, GlobalFlags } from './context.js';
+import { type Context, type GlobalFlags, printJson } from './context.js';
 import type { RunFlags } from './run.js';
 import { positiveInt } from './run.js';
 
@@ -78,6 +78,7 @@ export async function runOnSlurm(plan: RunPlan, req: RunRequest, flags: RunFlags
   const cancel = `scancel ${sub.arrayJobId} ${sub.reportJobId}`;
   ctx.print(`Submitted ${req.version.name} run ${manifest.runId} to Slurm: job array ${sub.arrayJobId} (${sub.tasks.length} task(s), ${plan.experiments.length} experiment(s)), report job ${sub.reportJobId} after it · scripts in ${jobs.folder}`);
   if (flags.wait === false) {
+    if (flags.json) printJson({ version: req.version.name, runId: manifest.runId, slurm: sub });
     ctx.result(`${sub.arrayJobId} ${sub.reportJobId}`);
     ctx.print(`Follow it with \`ptg status ${req.version.name} ${manifest.runId}\`; cancel it with \`${cancel}\`.`);
     return EXIT.ok;
@@ -104,6 +105,7 @@ async function summarise(manifest: RunManifest, ctx: Context, flags: RunFlags): 
   const interrupted = manifest.state === 'interrupted';
   const root = flags.root ? ` --root ${flags.root}` : '';
   const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
+  if (flags.json) printJson(manifest);
   ctx.print();
   for (const line of summaryLines({ manifest, statuses, interrupted }, `ptg collect ${manifest.version} ${manifest.runId}${root}${wsFlag}`)) ctx.result(line);
   if (interrupted) return exitForSignal(flags.signal.reason);
