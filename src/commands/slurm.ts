@@ -9,7 +9,7 @@ import { readStatus, type RunManifest, type ExperimentStatus } from '../core/wor
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { finishedLine, interruptLine, summaryLines } from '../render/run.js';
 import { collectCommand } from './reports/collect.js';
-import { type Context, type GlobalFlags, printJson } from './context.js';
+import { type Context, type GlobalFlags, loadContext, printJson } from './context.js';
 import type { RunFlags } from './run.js';
 import { positiveInt } from './run.js';
 
@@ -107,7 +107,10 @@ async function summarise(manifest: RunManifest, ctx: Context, flags: RunFlags): 
   const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
   if (flags.json) printJson(manifest);
   ctx.print();
-  for (const line of summaryLines({ manifest, statuses, interrupted }, `ptg collect ${manifest.version} ${manifest.runId}${root}${wsFlag}`)) ctx.result(line);
+  const lines = summaryLines({ manifest, statuses, interrupted }, `ptg collect ${manifest.version} ${manifest.runId}${root}${wsFlag}`);
+  // The report job has written the reports (unless the run was interrupted): where they are replaces `Next: ptg collect`.
+  if (!interrupted) lines.splice(-1, 1, `Reports: ${path.join(ctx.workspace, `results_${manifest.version}_${manifest.runId}`, 'summary.md')}`);
+  for (const line of lines) ctx.result(line);
   if (interrupted) return exitForSignal(flags.signal.reason);
   return manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
 }
@@ -116,7 +119,6 @@ async function summarise(manifest: RunManifest, ctx: Context, flags: RunFlags): 
 export async function slurmFinishCommand(flags: GlobalFlags & { args: string[] }): Promise<number> {
   const [version, runId] = flags.args as [string, string];
   if (!process.env.SLURM_JOB_ID) throw new UsageError('ptg slurm-finish is the report job of a run submitted with --executor slurm; it runs under Slurm.');
-  const { loadContext } = await import('./context.js');
   const ctx = await loadContext(flags);
   await finishSlurmRun(ctx.workspace, version, runId, process.env, false);
   return collectCommand({ ...flags, args: [version, runId] });
