@@ -156,6 +156,17 @@ describe('ptg run --executor slurm', { skip: unavailable }, () => {
 });
 
 describe('ptg run --executor slurm without Slurm', () => {
+  test('the config can make Slurm the default, with its shards and sbatch arguments; --executor local overrides it', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n', '2': '# STP 2\n', '3': '# STP 3\n' }, { executor: 'slurm', shards: 3, slurm: { sbatchArgs: ['--time=10'] } });
+    const dry = await w.run(['v1', '--dry-run', '--run-id', 'cfg', '--sbatch-arg=--mem=1G']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /Slurm: 3 array task\(s\)/);
+    assert.match(dry.stdout, /--array=0-2 .*--time=10 --mem=1G .*task\.sh/);
+    const local = await w.run(['v1', '--dry-run', '--executor', 'local']);
+    assert.equal(local.code, 0, local.stderr);
+    assert.doesNotMatch(local.stdout, /sbatch/);
+  });
+
   test('no sbatch on PATH: one line naming it, exit 2, nothing left of the run', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\n' });
     const bin = tmpDir('ptg-nosbatch-');
