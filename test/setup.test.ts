@@ -41,6 +41,8 @@ describe('ptg setup', () => {
     }
     // One network transfer: the mirror is the only clone of the upstream; slots come from it.
     assert.equal(git(f.slot('1'), 'remote', 'get-url', 'origin'), path.join(f.ws, '.ptg', 'mirror.git'));
+    // Slots share the mirror's objects by hard links: it must never prune them.
+    assert.equal(git(path.join(f.ws, '.ptg', 'mirror.git'), 'config', 'gc.auto'), '0');
   });
 
   test('accepts a plain path, and a re-run is idempotent', async () => {
@@ -95,6 +97,37 @@ describe('ptg setup', () => {
     assert.equal(fs.readFileSync(path.join(slot, '.claude/commands/v2-orchestrator.md'), 'utf8'), 'changed\n');
     assert.equal(fs.readFileSync(path.join(slot, '.claude/commands/mine.md'), 'utf8'), 'user file\n');
     assert.ok(fs.existsSync(path.join(slot, '.claude/settings.json')));
+  });
+
+  test('the ignored-path baseline it records is what git sees: a fresh clone, Python, a re-run, an agent leftover, a slot made again', async () => {
+    // Setup records some of these without asking git (a fresh clone, an untouched re-run): each must equal git's answer.
+    const dir = tmpDir();
+    const upstream = makeUpstream(dir, { '.gitignore': 'build/\n*.egg-info/\n' });
+    const python = ['mkdir -p pkg.egg-info && touch pkg.egg-info/PKG-INFO'];
+    const root = makeRoot(dir, { stps: { '1': 'one', '2': 'two' }, config: { python } });
+    const ws = path.join(root, 'parallel');
+    const slot = (id: string) => path.join(ws, `${id}-upstream`);
+    const recorded = (id: string): string[] => fs.readJsonSync(path.join(ws, '.ptg/slots', `${id}-upstream.json`)).ignoredBaseline;
+    const gitSees = (id: string) =>
+      git(slot(id), 'status', '--porcelain=v2', '--ignored=traditional', '-z').split('\0').filter((e) => e.startsWith('! ') && !e.startsWith('! .claude/')).map((e) => e.slice(2));
+    const setUp = async (...flags: string[]) => {
+      const r = await ptg(['setup', '--repo', upstream, ...flags], { cwd: root });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    };
+
+    await setUp('--no-python');
+    for (const id of ['1', '2']) assert.deepEqual(recorded(id), [], 'a fresh clone');
+    await setUp();
+    for (const id of ['1', '2']) assert.deepEqual([recorded(id), gitSees(id)], [['pkg.egg-info/'], ['pkg.egg-info/']], 'after Python');
+
+    fs.outputFileSync(path.join(slot('1'), 'build/out.log'), 'an agent was here\n');
+    await setUp('--no-python');
+    assert.ok(!fs.existsSync(path.join(slot('1'), 'build')), 'the leftover is removed');
+    for (const id of ['1', '2']) assert.deepEqual([recorded(id), gitSees(id)], [['pkg.egg-info/'], ['pkg.egg-info/']], 'a re-run');
+
+    fs.removeSync(slot('2'));
+    await setUp('--no-python');
+    assert.deepEqual([recorded('2'), gitSees('2')], [[], []], 'made again over its old record');
   });
 
   test('a path in the way that is not a checkout fails that slot only', async () => {

@@ -3,10 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import pLimit from 'p-limit';
-import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, isCheckout, keepRef, resetTo, updateMirror } from '../../io/git.js';
+import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, isCheckout, keepRef, resetTo, updateMirror, worktreeStatus } from '../../io/git.js';
 import { applyInstall, planVersionInstall } from './install.js';
 import { lockSlots } from '../workspace/lock.js';
-import { setupPython } from './python.js';
 import type { Stp, Version } from '../root/root.js';
 import { restoreParked } from '../workspace/park.js';
 import { agentLeftovers, ignoredBaseline, slotCondition } from '../workspace/slot.js';
@@ -90,13 +89,14 @@ async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<Set
     opts.stps.map(async (stp): Promise<SlotResult> => {
       const slot = slotName(stp, name);
       const dir = path.join(ws, slot);
-      const result = await checkoutLimit(() => prepareCheckout(ws, stp, slot, dir, baseCommit, events));
+      const { ignored, ...result } = await checkoutLimit(() => prepareCheckout(ws, stp, slot, dir, baseCommit, events));
       if (result.checkout === 'error') return result;
       const previous = await readSlot(ws, slot);
       // A ptg that died mid-experiment left other versions parked and maybe an agent's files in ignored paths.
       await restoreParked(ws, { slot, dir });
       const kept = result.checkout === 'kept';
-      if (previous && !kept) for (const entry of await agentLeftovers({ ...previous, dir })) await fs.remove(path.join(dir, entry));
+      const leftovers = previous && !kept ? await agentLeftovers({ ...previous, dir }, ignored) : [];
+      for (const entry of leftovers) await fs.remove(path.join(dir, entry));
 
       events.onStep?.(stp.id, 'install', 'start');
       const versions = await applyInstall(dir, installs, previous?.versions ?? []);
@@ -105,6 +105,8 @@ async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<Set
       let python: PythonStatus = { status: 'skipped' };
       if (opts.python !== false) {
         events.onStep?.(stp.id, 'python', 'start');
+        // Loaded only here: `--no-python` starts without the process module (10 ms).
+        const { setupPython } = await import('./python.js');
         python = await setupPython(dir, opts.python, opts.env);
         events.onStep?.(stp.id, 'python', python.status === 'failed' ? 'failed' : 'done', python.reason);
       }
@@ -117,7 +119,7 @@ async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<Set
         versions,
         python,
         lastExperiment: result.checkout === 'kept' || result.checkout === 'unchanged' ? previous?.lastExperiment : undefined,
-        ignoredBaseline: kept && previous?.ignoredBaseline ? previous.ignoredBaseline : await ignoredBaseline(dir),
+        ignoredBaseline: kept && previous?.ignoredBaseline ? previous.ignoredBaseline : await ignoredBaseline(dir, unchangedSince(ignored, leftovers, opts.python)),
         updatedAt: new Date().toISOString(),
       };
       await writeSlot(ws, state);
@@ -129,10 +131,25 @@ async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<Set
   return { workspace: ws, repo, baseCommit, slots };
 }
 
-async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, baseCommit: string, events: SetupEvents): Promise<SlotResult> {
+/**
+ * The checkout step's result, and what sat in the slot's ignored paths after it when that is known
+ * without asking git again: nothing in a fresh clone, git status's list in a slot left as it was.
+ */
+type Checkout = SlotResult & { ignored?: string[] };
+
+/**
+ * What the checkout step saw in ignored paths, when setup has changed nothing there since: it
+ * removed no leftovers and made no Python env (an editable install leaves metadata there). Its own
+ * installed files (`.claude/`) are in no baseline. Otherwise undefined: git is asked again.
+ */
+function unchangedSince(ignored: string[] | undefined, removed: string[], python: SetupOptions['python']): string[] | undefined {
+  return removed.length === 0 && python === false ? ignored : undefined;
+}
+
+async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, baseCommit: string, events: SetupEvents): Promise<Checkout> {
   const base = { stp: stp.id, slot, dir };
   events.onStep?.(stp.id, 'checkout', 'start');
-  const fail = (reason: string): SlotResult => {
+  const fail = (reason: string): Checkout => {
     events.onStep?.(stp.id, 'checkout', 'failed', reason);
     return { ...base, ok: false, checkout: 'error', reason };
   };
@@ -141,7 +158,8 @@ async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, 
       await cloneSlot(paths.mirror(ws), dir, baseCommit);
       await ensureExcluded(dir, EXCLUDES);
       events.onStep?.(stp.id, 'checkout', 'done', 'cloned');
-      return { ...base, ok: true, checkout: 'cloned', baseCommit };
+      // A clone holds the commit's files and nothing else: no status to read 1,000 files for.
+      return { ...base, ok: true, checkout: 'cloned', baseCommit, ignored: [] };
     }
     if (!(await isCheckout(dir))) {
       return fail(`${dir} exists and is not a git checkout: move it away, or pass another --workspace`);
@@ -149,6 +167,12 @@ async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, 
     await ensureExcluded(dir, EXCLUDES);
     const previous = await readSlot(ws, slot);
     const current = previous ?? { format: 1 as const, stp: stp.id, slot, dir, baseCommit: await headCommit(dir), versions: [], python: { status: 'skipped' as const }, updatedAt: '' };
+    // A re-run's usual slot, told by one git process: clean on the base commit, so its tree is the base's.
+    const status = await worktreeStatus(dir);
+    if (status.clean && status.head === baseCommit && current.baseCommit === baseCommit) {
+      events.onStep?.(stp.id, 'checkout', 'done', 'up to date');
+      return { ...base, ok: true, checkout: 'unchanged', baseCommit, ignored: status.ignored };
+    }
     const condition = await slotCondition(current);
     if (condition === 'dirty') {
       const reason = `has uncommitted changes: left untouched at ${current.baseCommit.slice(0, 10)} (commit or stash them, or \`ptg clean --force\`, then set up again)`;

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { readManifest } from './manifest.js';
 import { paths } from './workspace.js';
 
 /** What a lock file says: who holds the slot. */
@@ -43,6 +42,8 @@ function lockedThing(name: string): string {
 async function orphanAgent(ws: string, holder: LockInfo, slot: string): Promise<number | undefined> {
   // A handoff names the run it opened, whose agents are long gone: only a run's own can be orphans.
   if ((holder.command ?? 'run') !== 'run' || !holder.version || !holder.runId) return undefined;
+  // Loaded only for a lock whose holder is gone: setup and clean start without it (9 ms).
+  const { readManifest } = await import('./manifest.js');
   const manifest = await readManifest(ws, holder.version, holder.runId).catch(() => undefined);
   return manifest?.experiments.find((e) => e.slot === slot && e.state === 'running' && isAlive(e.pid))?.pid;
 }

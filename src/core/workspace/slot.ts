@@ -38,9 +38,9 @@ export async function agentLeftovers(slot: SlotState, ignored?: string[]): Promi
   return (ignored ?? (await worktreeStatus(slot.dir)).ignored).filter((e) => !baseline.has(e) && !isPtgOwn(e));
 }
 
-/** The baseline of a slot as setup leaves it. */
-export async function ignoredBaseline(dir: string): Promise<string[]> {
-  return (await worktreeStatus(dir)).ignored.filter((e) => !isPtgOwn(e));
+/** The baseline of a slot as setup leaves it: what sits in its ignored paths but ptg's own, given (`ignored`, git status's list) or asked. */
+export async function ignoredBaseline(dir: string, ignored?: string[]): Promise<string[]> {
+  return (ignored ?? (await worktreeStatus(dir)).ignored).filter((e) => !isPtgOwn(e));
 }
 
 export interface ResetResult {
