@@ -3,10 +3,12 @@
 // costs the wall time, and where output must stream to a file (diffs can be hundreds of MB).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import type { SimpleGit } from 'simple-git';
 import { PtgError } from '../errors.js';
+import { canSpawn, spawnJob } from './process/spawner.js';
 
 // Loaded when first used (25 ms): a run's path around its agents goes through gitRaw alone.
 async function git(dir?: string): Promise<SimpleGit> {
@@ -21,9 +23,13 @@ async function git(dir?: string): Promise<SimpleGit> {
  * added to ptg's own; `argv` runs that instead of git (a shell running several git commands).
  */
 function gitRaw(dir: string, args: string[], opts: { env?: Record<string, string>; argv?: string[] } = {}): Promise<string> {
+  const [command, ...rest] = opts.argv ?? ['git', ...args];
+  const env = opts.env && { ...process.env, ...opts.env };
+  const failed = (code: number | string, stderr: string) =>
+    new Error(`${opts.argv ? 'git' : `git ${args.filter((a) => !a.startsWith('core.') && a !== '-c')[0]}`} exited with ${code}\n${stderr.trim()}`);
+  if (canSpawn({ env })) return throughHelper(dir, command!, rest, env, failed);
   return new Promise((resolve, reject) => {
-    const [command, ...rest] = opts.argv ?? ['git', ...args];
-    const child = spawn(command!, rest, { cwd: dir, env: opts.env && { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command!, rest, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -31,9 +37,29 @@ function gitRaw(dir: string, args: string[], opts: { env?: Record<string, string
     child.once('error', reject);
     child.once('close', (code, signal) => {
       if (code === 0) return resolve(Buffer.concat(stdout).toString());
-      reject(new Error(`${opts.argv ? 'git' : `git ${args.filter((a) => !a.startsWith('core.') && a !== '-c')[0]}`} exited with ${code ?? signal}\n${Buffer.concat(stderr).toString().trim()}`));
+      reject(failed(code ?? signal!, Buffer.concat(stderr).toString()));
     });
   });
+}
+
+let scratch: Promise<string> | undefined;
+
+/** gitRaw through ptg's process helper (io/process/spawner.ts): its output comes back through files in a folder of ptg's own, removed as ptg exits. */
+async function throughHelper(dir: string, command: string, args: string[], env: NodeJS.ProcessEnv | undefined, failed: (code: number | string, stderr: string) => Error): Promise<string> {
+  scratch ??= fs.mkdtemp(path.join(os.tmpdir(), 'ptg-git-')).then((folder) => {
+    process.once('exit', () => fs.removeSync(folder));
+    return folder;
+  });
+  const base = path.join(await scratch, randomBytes(6).toString('hex'));
+  const [stdout, stderr] = [`${base}.out`, `${base}.err`];
+  try {
+    const started = await spawnJob({ command, args, cwd: dir, env, stdout, stderr });
+    const code = await started.exit;
+    if (code === 0) return await fs.readFile(stdout, 'utf8');
+    throw failed(code, await fs.readFile(stderr, 'utf8').catch(() => ''));
+  } finally {
+    await Promise.all([fs.remove(stdout), fs.remove(stderr)]);
+  }
 }
 
 /** git's own words, last line first: "fatal: repository '...' not found". */
@@ -163,7 +189,7 @@ export async function worktreeStatus(dir: string): Promise<WorktreeStatus> {
   return parseStatus(await gitRaw(dir, ['-c', 'core.quotePath=false', ...STATUS]));
 }
 
-const STATUS = ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignored=traditional', '-z'];
+const STATUS = ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '--ignored=traditional', '--no-renames', '-z'];
 
 function parseStatus(out: string): WorktreeStatus {
   const entries = out.split('\0').filter(Boolean);
@@ -273,30 +299,50 @@ export interface ChangedFile {
 /**
  * Writes everything that differs between `base` and the work tree (commits, uncommitted
  * changes and new files) to `patchFile` as a binary-safe patch, streamed, and returns the
- * changed files, the tree id of the work tree and what sits in ignored paths.
+ * changed files, the tree id of the work tree and what sits in ignored paths. When HEAD is `base`
+ * (an agent that made no commit), git status on the copy of the index, which then holds the work
+ * tree, names the changed files as `git diff --cached --name-status` would: one git process fewer.
  */
 export async function diffWorktree(dir: string, base: string, patchFile: string): Promise<{ files: ChangedFile[]; tree: string; ignored: string[] }> {
   const [namesFile, statusFile] = ['names', 'status'].map((what) => `${patchFile}.${what}-${process.pid}`) as [string, string];
+  const headIsBase = (await fs.readFile(path.join(dir, '.git', 'HEAD'), 'utf8').catch(() => '')).trim() === base;
   try {
     const tree = await onWorktreeIndex(
       dir,
       [
         'git diff --cached --binary --no-color --no-ext-diff "$1" > "$2"',
-        'git -c core.quotePath=false diff --cached --name-status --no-renames -z "$1" > "$3"',
+        ...(headIsBase ? [] : ['git -c core.quotePath=false diff --cached --name-status --no-renames -z "$1" > "$3"']),
         // What is ignored does not depend on the index: the copy's answer is the slot's.
         `git -c core.quotePath=false ${STATUS.join(' ')} > "$4"`,
         'git write-tree',
       ].join('\n'),
       [base, patchFile, namesFile, statusFile],
     );
-    const fields = (await fs.readFile(namesFile, 'utf8')).split('\0');
-    const files: ChangedFile[] = [];
-    for (let i = 0; i + 1 < fields.length; i += 2) files.push({ status: fields[i]!, path: fields[i + 1]! });
-    return { files, tree: tree.trim(), ignored: parseStatus(await fs.readFile(statusFile, 'utf8')).ignored };
+    const status = await fs.readFile(statusFile, 'utf8');
+    const files = headIsBase ? stagedOf(status) : namesOf(await fs.readFile(namesFile, 'utf8'));
+    return { files, tree: tree.trim(), ignored: parseStatus(status).ignored };
   } finally {
     await fs.remove(namesFile);
     await fs.remove(statusFile);
   }
+}
+
+/** `git diff --name-status -z`: status, path, status, path… */
+function namesOf(out: string): ChangedFile[] {
+  const fields = out.split('\0');
+  const files: ChangedFile[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) files.push({ status: fields[i]!, path: fields[i + 1]! });
+  return files;
+}
+
+/** The staged changes in `git status --porcelain=v2 -z` (`1 XY sub mH mI mW hH hI path`), in its order, which is the diff's. */
+function stagedOf(out: string): ChangedFile[] {
+  const files: ChangedFile[] = [];
+  for (const entry of out.split('\0')) {
+    if (!entry.startsWith('1 ') || entry[2] === '.') continue;
+    files.push({ status: entry[2]!, path: entry.split(' ').slice(8).join(' ') });
+  }
+  return files;
 }
 
 /**

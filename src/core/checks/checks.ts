@@ -240,7 +240,7 @@ async function runToFiles(command: string, args: string[], spec: CheckSpec, t: C
   const venvBin = t.python ? path.dirname(t.python) : undefined;
   const env = { ...t.env, PATH: [venvBin, t.env.PATH].filter(Boolean).join(path.delimiter) };
   const run = t.wrap ? t.wrap(command, args) : { command, args };
-  const handle = startAgent({ command: run.command, args: run.args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: spec.timeoutMs });
+  const handle = await startAgent({ command: run.command, args: run.args, cwd: t.slotDir, input: '', stdoutFile, stderrFile, env, timeoutMs: spec.timeoutMs, pidNamespace: Boolean(t.wrap) });
   const onAbort = () => handle.stop('interrupt', 1000);
   t.signal?.addEventListener('abort', onAbort, { once: true });
   const ended = await handle.exit.finally(() => t.signal?.removeEventListener('abort', onAbort));

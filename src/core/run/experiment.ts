@@ -187,7 +187,7 @@ async function followAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: 
   // Its own slot, its STP, the tools and its own session: nothing else of the machine.
   const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, readOnly: [exp.stpFile], agent: true }));
   const { command, args } = view ? view.wrap(ctx.agent.command, ctx.agent.args) : ctx.agent;
-  const agent = startAgent({ command, args, cwd: exp.slotDir, input: exp.prompt, stdoutFile: file(FILES.jsonl), stderrFile: file(FILES.stderr), env: ctx.env, timeoutMs: ctx.timeoutMs });
+  const agent = await startAgent({ command, args, cwd: exp.slotDir, input: exp.prompt, inputFile: file(FILES.prompt), stdoutFile: file(FILES.jsonl), stderrFile: file(FILES.stderr), env: ctx.env, timeoutMs: ctx.timeoutMs, pidNamespace: Boolean(view) });
   status.pid = agent.pid;
   status.marker = agent.marker;
   const onAbort = () => agent.stop('interrupt');
