@@ -5,7 +5,7 @@ import type { RunFlags } from './commands/run.js';
 import type { VerifyFlags } from './commands/verify.js';
 import { OPTIONS, type OptionName } from './core/root/options.js';
 import { environmentError, EXIT, exitForSignal, PtgError } from './errors.js';
-import { killAllAgents, releaseWatchdog } from './io/process/live-agents.js';
+import { killAllAgents, releaseHelpers } from './io/process/live-agents.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 export const PTG_VERSION = pkg.version;
@@ -365,8 +365,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     process.exitCode = await report(error);
   }
-  // A clean end: the run's agents have all ended; its watchdog goes before ptg does.
-  await releaseWatchdog();
+  // A clean end: the run's agents have all ended; its helpers go before ptg does.
+  await releaseHelpers();
   await exit(Number(process.exitCode ?? EXIT.ok));
 }
 

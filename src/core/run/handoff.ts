@@ -247,7 +247,7 @@ async function resumeIn(common: { command: string; args: string[]; cwd: string; 
   try {
     const answer = path.join(tmp, 'answer.txt');
     const stderr = path.join(tmp, 'stderr.txt');
-    const agent = startAgent({ ...common, input: plan.question, stdoutFile: answer, stderrFile: stderr });
+    const agent = await startAgent({ ...common, input: plan.question, stdoutFile: answer, stderrFile: stderr });
     events.onStarted?.(agent);
     const exit = await agent.exit;
     return { exit, answer: await fs.readFile(answer, 'utf8'), stderr: await fs.readFile(stderr, 'utf8') };

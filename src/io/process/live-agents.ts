@@ -2,6 +2,7 @@
 // environments carry: a module with no dependencies, so the entry point can end them on any exit
 // without loading execa.
 import { killMarked } from './markers.js';
+import { spawnerDone } from './spawner.js';
 
 const liveGroups = new Set<number>();
 const liveMarkers = new Set<string>();
@@ -39,10 +40,13 @@ export function onWatchdogRelease(release: () => Promise<void>): void {
 }
 
 /**
- * On a clean end, when no agent is left: tells the watchdog so and waits for it to exit, so that
- * nothing of the run is running when ptg returns. With agents still alive (an unclean end) it
- * does nothing: ptg's exit closes the pipe and the watchdog ends them.
+ * On a clean end, when no agent is left: ends the process helper (io/process/spawner.ts), tells
+ * the watchdog so and waits for both to exit, so that nothing of the run is running when ptg
+ * returns. With agents still alive (an unclean end) it does nothing: ptg's exit closes both pipes
+ * and the watchdog ends them.
  */
-export async function releaseWatchdog(): Promise<void> {
-  if (watchdogRelease && liveGroups.size === 0 && liveMarkers.size === 0) await watchdogRelease();
+export async function releaseHelpers(): Promise<void> {
+  if (liveGroups.size > 0 || liveMarkers.size > 0) return;
+  await spawnerDone();
+  await watchdogRelease?.();
 }

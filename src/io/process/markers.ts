@@ -2,9 +2,16 @@
 // everything it starts, even a process that left the agent's group (`setsid`, a daemon): the
 // environment is inherited where the process group is not. Linux shows each process's
 // environment under /proc; elsewhere the process group is all there is.
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export const MARKER_VAR = 'PTG_MARKER';
+
+/**
+ * This ptg's marker: every agent it starts gets `PTG_MARKER=<token>/<n>`, and so does all that
+ * the agent starts. The token names the ptg process, so one prefix covers all of its agents.
+ */
+export const MARKER_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}/`;
 
 /**
  * Pids of the live processes whose environment has `PTG_MARKER=<prefix>…` (a run's agents), or

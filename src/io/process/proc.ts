@@ -4,13 +4,14 @@
 // descriptors, so execa's streams had nothing to do, and loading execa cost every run 80 ms of the
 // main thread while its agents started and ended (measured: `node -e "import('execa')"`).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
 import { addAgent, deleteAgent, killAllAgents, killGroup, onWatchdogRelease } from './live-agents.js';
-import { killMarked, MARKER_VAR } from './markers.js';
+import { killMarked, MARKER_PREFIX, MARKER_VAR } from './markers.js';
+import { canSpawn, spawnJob } from './spawner.js';
 
 /** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
 export async function which(cmd: string, envPath = process.env.PATH ?? '', cwd = process.cwd()): Promise<string | undefined> {
@@ -92,11 +93,7 @@ export interface AgentHandle {
   stop(reason: StopReason, graceMs?: number): void;
 }
 
-/**
- * This ptg's marker: every agent it starts gets `PTG_MARKER=<token>/<n>`, and so does all that
- * the agent starts. The token names the ptg process, so one prefix covers all of its agents.
- */
-export const MARKER_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}/`;
+export { MARKER_PREFIX };
 let agentsStarted = 0;
 let watchdog: ChildProcess | undefined;
 
@@ -104,26 +101,29 @@ let watchdog: ChildProcess | undefined;
  * One watchdog per ptg process, started with its first agent: it ends every agent tree when
  * ptg's end of the pipe closes, however ptg ended (see io/process/watchdog.ts).
  */
+function ensureWatchdog(): ChildProcess {
+  if (watchdog) return watchdog;
+  process.on('exit', () => killAllAgents('SIGKILL'));
+  const script = fileURLToPath(new URL('./watchdog.js', import.meta.url));
+  const child = spawn(process.execPath, [script, MARKER_PREFIX], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  watchdog = child;
+  child.on('error', () => undefined);
+  child.stdin!.on('error', () => undefined);
+  child.unref();
+  (child.stdin as unknown as { unref?(): void }).unref?.();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()).once('error', () => resolve()));
+  onWatchdogRelease(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // Held open until it has gone: an unref'd child would not keep ptg waiting for it.
+    child.ref();
+    child.stdin!.end('done\n');
+    await exited;
+  });
+  return child;
+}
+
 function tellWatchdog(line: string): void {
-  if (!watchdog) {
-    process.on('exit', () => killAllAgents('SIGKILL'));
-    const script = fileURLToPath(new URL('./watchdog.js', import.meta.url));
-    watchdog = spawn(process.execPath, [script, MARKER_PREFIX], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    watchdog.on('error', () => undefined);
-    watchdog.stdin!.on('error', () => undefined);
-    watchdog.unref();
-    (watchdog.stdin as unknown as { unref?(): void }).unref?.();
-    const child = watchdog;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()).once('error', () => resolve()));
-    onWatchdogRelease(() => {
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-      // Held open until it has gone: an unref'd child would not keep ptg waiting for it.
-      child.ref();
-      child.stdin!.end('done\n');
-      return exited;
-    });
-  }
-  watchdog.stdin!.write(`${line}\n`);
+  ensureWatchdog().stdin!.write(`${line}\n`);
 }
 
 export interface AgentOptions {
@@ -132,6 +132,8 @@ export interface AgentOptions {
   cwd: string;
   /** Written to the agent's standard input, then closed. */
   input: string;
+  /** A file holding `input`: the agent reads it as its standard input. */
+  inputFile?: string;
   /**
    * A regular file, not a pipe: some Claude Code versions lose output written to a pipe.
    * ptg follows the file for live progress.
@@ -140,27 +142,43 @@ export interface AgentOptions {
   stderrFile: string;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /**
+   * The command is bwrap with its own PID namespace: once it has exited, the kernel has ended
+   * everything the agent started (a namespace ends with its first process), daemons included, so
+   * no search of /proc for its marker is needed then.
+   */
+  pidNamespace?: boolean;
 }
 
 /**
  * Starts an agent in its own process group with its output going straight to files, marked
- * (MARKER_PREFIX) and watched, so that neither it nor anything it starts outlives ptg.
+ * (MARKER_PREFIX) and watched, so that neither it nor anything it starts outlives ptg. Through
+ * ptg's process helper (io/process/spawner.ts) when it can: its prompt then comes from
+ * `inputFile` (or none, with an empty `input`).
  */
-export function startAgent(opts: AgentOptions): AgentHandle {
+export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const marker = `${MARKER_PREFIX}${++agentsStarted}`;
+  const env = { ...opts.env, [MARKER_VAR]: marker };
+  // Readable by the user alone: until ptg masks them after the agent ends, they may hold a secret.
+  for (const file of [opts.stdoutFile, opts.stderrFile]) fs.closeSync(fs.openSync(file, 'w', 0o600));
+  const job = { command: opts.command, args: opts.args, cwd: opts.cwd, env, stdin: opts.inputFile, stdout: opts.stdoutFile, stderr: opts.stderrFile, session: true };
+  if ((opts.inputFile || !opts.input) && canSpawn(job)) {
+    ensureWatchdog();
+    const started = await spawnJob(job).catch((error: NodeJS.ErrnoException) => error);
+    if (started instanceof Error) return watchAgent({ ended: Promise.resolve({ code: null, signal: null, error: started }) }, marker, undefined, opts, () => undefined);
+    const ended = started.exit.then(
+      (status) => (status > 128 ? { code: null, signal: signalName(status - 128), error: undefined } : { code: status, signal: null }),
+      (error: Error) => ({ code: null, signal: null, error }),
+    );
+    return agentIn(started.pid, ended, marker, opts);
+  }
   // Raw descriptors, so the agent writes to the file itself: a pipe through ptg is what loses
   // output in Claude Code 2.1.197.
-  // Readable by the user alone: until ptg masks them after the agent ends, they may hold a secret.
-  const stdout = fs.openSync(opts.stdoutFile, 'w', 0o600);
-  const stderr = fs.openSync(opts.stderrFile, 'w', 0o600);
+  const stdout = fs.openSync(opts.stdoutFile, 'w');
+  const stderr = fs.openSync(opts.stderrFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(opts.command, opts.args, {
-      cwd: opts.cwd,
-      env: { ...opts.env, [MARKER_VAR]: marker },
-      stdio: ['pipe', stdout, stderr],
-      detached: true,
-    });
+    child = spawn(opts.command, opts.args, { cwd: opts.cwd, env, stdio: ['pipe', stdout, stderr], detached: true });
   } finally {
     fs.closeSync(stdout);
     fs.closeSync(stderr);
@@ -168,12 +186,29 @@ export function startAgent(opts: AgentOptions): AgentHandle {
   // An agent that exits without reading its prompt closes the pipe: not ptg's error.
   child.stdin!.on('error', () => undefined);
   child.stdin!.end(opts.input);
-  const pgid = child.pid;
-  if (pgid) tellWatchdog(`group ${pgid}`);
-  return watchAgent(child, marker, pgid, opts, (signal) => {
-    killGroup(pgid!, signal);
-    killMarked(marker, signal, true);
+  return agentIn(child.pid, endOf(child), marker, opts);
+}
+
+type Ended = Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>;
+
+function endOf(child: ChildProcess): Ended {
+  return new Promise((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+}
+
+/** An agent in a group of its own (`pid`), told to the watchdog and watched. */
+function agentIn(pid: number | undefined, ended: Ended, marker: string, opts: AgentOptions): AgentHandle {
+  if (pid) tellWatchdog(`group ${pid}`);
+  return watchAgent({ pid, ended }, marker, pid, opts, (signal, exited) => {
+    killGroup(pid!, signal);
+    if (!(exited && opts.pidNamespace)) killMarked(marker, signal, true);
+  });
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  return (Object.entries(os.constants.signals).find(([, value]) => value === n)?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 /**
@@ -188,7 +223,7 @@ export function startForegroundAgent(opts: Omit<AgentOptions, 'input' | 'stdoutF
   const child = spawn(opts.command, opts.args, { cwd: opts.cwd, env: { ...opts.env, [MARKER_VAR]: marker }, stdio: 'inherit' });
   // Any line starts the watchdog; it ends every process carrying this ptg's marker prefix.
   if (child.pid) tellWatchdog(`agent ${child.pid}`);
-  return watchAgent(child, marker, undefined, opts, (signal) => {
+  return watchAgent({ pid: child.pid, ended: endOf(child) }, marker, undefined, opts, (signal) => {
     // Not once it has exited: its pid is free for another process by then.
     if (child.pid && child.exitCode === null && child.signalCode === null) {
       try {
@@ -202,12 +237,9 @@ export function startForegroundAgent(opts: Omit<AgentOptions, 'input' | 'stdoutF
 }
 
 /** Follows a started agent to its end: the stop, timeout and clean-up every agent gets; `kill` signals it and all it started. */
-function watchAgent(child: ChildProcess, marker: string, pgid: number | undefined, opts: Pick<AgentOptions, 'command' | 'timeoutMs'>, kill: (signal: NodeJS.Signals) => void): AgentHandle {
+function watchAgent(child: { pid?: number; ended: Ended }, marker: string, pgid: number | undefined, opts: Pick<AgentOptions, 'command' | 'timeoutMs'>, kill: (signal: NodeJS.Signals, exited?: boolean) => void): AgentHandle {
   if (child.pid) addAgent(pgid, marker);
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+  const { ended } = child;
 
   let stoppedFor: AgentExit['stoppedFor'];
   let killTimer: NodeJS.Timeout | undefined;
@@ -225,7 +257,7 @@ function watchAgent(child: ChildProcess, marker: string, pgid: number | undefine
     // The agent is gone; whatever it started goes too: a test server, a sleeping shell, a
     // daemon that left the group.
     if (child.pid) {
-      kill('SIGKILL');
+      kill('SIGKILL', true);
       deleteAgent(pgid, marker);
       if (pgid) tellWatchdog(`ended ${pgid}`);
     }
