@@ -2,7 +2,7 @@ import { chooseAgent } from '../core/agent/agent.js';
 import { parseDuration } from '../core/root/duration.js';
 import { experimentLabel, statusLine } from '../core/workspace/experiment-folder.js';
 import { agentEnv, chainSettings, checksOf, modelsOf, requireEnv, runSecrets, versionSettings } from '../core/run/settings.js';
-import { findVersion, parseIdList, parseShard, selectStps, type Stp, type Version } from '../core/root/root.js';
+import { findVersion, parseIdList, parseShard, selectStps, shardOf, type Stp, type Version } from '../core/root/root.js';
 import { executeRun, type RunResult } from '../core/run/execute.js';
 import { slurmPlaceFromEnv } from '../core/run/slurm.js';
 import { readManifest } from '../core/workspace/manifest.js';
@@ -75,16 +75,6 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a whole number of at least 1, not "${value}".`);
   return n;
-}
-
-/** `--shard 2/4`, or `--shard-from-env JOB_COMPLETION_INDEX --shard 4` style: index from a 0-based variable. */
-export function shardOf(flags: { shard?: string; shardFromEnv?: string }): string | undefined {
-  if (!flags.shardFromEnv) return flags.shard;
-  const index = process.env[flags.shardFromEnv];
-  if (index === undefined || !/^\d+$/.test(index)) throw new UsageError(`--shard-from-env: ${flags.shardFromEnv} is not set to a number.`);
-  const count = flags.shard && /^\d+$/.test(flags.shard) ? flags.shard : undefined;
-  if (!count) throw new UsageError('--shard-from-env needs --shard N, the number of shards.');
-  return `${Number(index) + 1}/${count}`;
 }
 
 export async function runCommand(flags: RunFlags): Promise<number> {

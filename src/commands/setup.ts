@@ -1,11 +1,10 @@
 import { DEFAULT_REPO } from '../core/root/config.js';
-import { parseIdList, parseShard, selectStps } from '../core/root/root.js';
+import { parseIdList, parseShard, selectStps, shardOf } from '../core/root/root.js';
 import { resolveRepo, setup, type SetupStep } from '../core/setup/setup.js';
 import { EXIT } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { c, sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
-import { shardOf } from './run.js';
 
 export interface SetupFlags extends GlobalFlags {
   repo?: string;

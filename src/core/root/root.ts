@@ -94,6 +94,16 @@ export interface Shard {
   count: number;
 }
 
+/** `--shard 2/4`, or `--shard-from-env JOB_COMPLETION_INDEX --shard 4` style: index from a 0-based variable. */
+export function shardOf(flags: { shard?: string; shardFromEnv?: string }): string | undefined {
+  if (!flags.shardFromEnv) return flags.shard;
+  const index = process.env[flags.shardFromEnv];
+  if (index === undefined || !/^\d+$/.test(index)) throw new UsageError(`--shard-from-env: ${flags.shardFromEnv} is not set to a number.`);
+  const count = flags.shard && /^\d+$/.test(flags.shard) ? flags.shard : undefined;
+  if (!count) throw new UsageError('--shard-from-env needs --shard N, the number of shards.');
+  return `${Number(index) + 1}/${count}`;
+}
+
 /** "2/4" -> { index: 2, count: 4 }. */
 export function parseShard(text: string): Shard {
   const match = /^(\d+)\/(\d+)$/.exec(text.trim());
