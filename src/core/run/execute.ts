@@ -67,7 +67,7 @@ class Execution {
   private readonly agentPlaces: Take;
   /** Checks have a limit of their own: seven pyrights at once would fight seven agents for the cores. */
   private readonly checkLimit: ReturnType<typeof pLimit>;
-  private started = 0;
+  private readonly up = new Set<string>();
   private readonly mine: Set<string>;
   private saveError: unknown;
   private saving = Promise.resolve();
@@ -221,18 +221,29 @@ class Execution {
       signal: this.signal,
       onStarted: (pid) => {
         e.pid = pid;
-        // The first wave is off: now there is CPU to spare for the agent's --version.
-        if (++this.started === manifest.concurrency) this.recordVersion();
         void this.save();
         this.events.onExperimentStarted?.(exp, pid);
       },
       onProgress: (figures) => {
+        if (figures.sessionId) this.upAndRunning(exp);
         this.reported.set(exp.dir, figures.costUsd ?? 0);
         this.events.onExperimentProgress?.(exp, figures);
       },
       earlierAttempts: earlierAttempts.length ? [...earlierAttempts] : undefined,
-      onAgentEnded: agentEnded,
+      onAgentEnded: () => {
+        this.upAndRunning(exp);
+        agentEnded();
+      },
     };
+  }
+
+  /**
+   * An agent of the first wave is past its start-up (its session began, or it ended): once all of
+   * them are, there is CPU to spare for the agent's --version (a process as heavy as an agent's
+   * start: asked while the first wave starts, it slowed every agent of it).
+   */
+  private upAndRunning(exp: ExperimentPlan): void {
+    if (this.up.size < this.manifest.concurrency && this.up.add(exp.dir).size === this.manifest.concurrency) this.recordVersion();
   }
 
   private recordVersion(): void {
