@@ -70,16 +70,21 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A shell word; a newline inside becomes the helper's `$nl`, so the job's line stays one line. */
 const quote = (word: string) => `'${word.replaceAll("'", "'\\''").replaceAll('\n', `'"$nl"'`)}'`;
 
+/** The folder of this ptg's job files, removed as ptg exits. */
+function scratchFolder(): string {
+  if (scratch) return scratch;
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ptg-jobs-'));
+  process.once('exit', () => fs.rmSync(folder, { recursive: true, force: true }));
+  return (scratch = folder);
+}
+
 /**
- * The shell for this ptg, started with its first job, and its scratch folder (removed as ptg
- * exits). Its environment is ptg's own and the run's marker, so the watchdog finds it and
- * everything it forks however ptg ends.
+ * The shell for this ptg, started with its first job. Its environment is ptg's own and the run's
+ * marker, so the watchdog finds it and everything it forks however ptg ends.
  */
 function ensureHelper(): ChildProcess {
   if (helper) return helper;
-  scratch ??= fs.mkdtempSync(path.join(os.tmpdir(), 'ptg-jobs-'));
-  const folder = scratch;
-  process.once('exit', () => fs.rmSync(folder, { recursive: true, force: true }));
+  const folder = scratchFolder();
   base = { ...process.env, [MARKER_VAR]: `${MARKER_PREFIX}helper` };
   // Its own session: the terminal's Ctrl-C is ptg's to handle, not the helper's.
   const child = spawn('/bin/sh', ['-c', SCRIPT, 'ptg', folder], { env: base, detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
@@ -138,10 +143,9 @@ function envOf(env: NodeJS.ProcessEnv): string {
 
 /** Starts `job` through the helper: resolves once it runs, with its pid and its exit. Rejects with code ENOENT when its command or folder is not there. */
 export async function spawnJob(job: Job): Promise<Started> {
-  const child = ensureHelper();
   const id = ++jobs;
   const argv = [job.command, ...job.args].map(quote).join(' ');
-  const file = path.join(scratch!, `${id}.sh`);
+  const file = path.join(scratchFolder(), `${id}.sh`);
   await fs.promises.writeFile(
     file,
     [
@@ -156,6 +160,7 @@ export async function spawnJob(job: Job): Promise<Started> {
       '',
     ].join('\n'),
   );
+  const child = ensureHelper();
   return new Promise((resolve, reject) => {
     let ended!: (status: number) => void;
     let failed!: (error: Error) => void;
