@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import fs from 'fs-extra';
 import { spawn } from 'node:child_process';
 import { killMarked, markedPids } from '../src/io/process/markers.js';
+import { scratchPath } from '../src/io/process/spawner.js';
 import { FAKE_AGENT, isAlive, ptg, runIdOf, setUpWorkspace, tmpDir, waitFor } from './support/fixtures.js';
 
 const write = (file: string, text: string) => `fake: write ${file} ${JSON.stringify(text)}\n`;
@@ -82,6 +83,8 @@ describe('no agent outlives ptg', () => {
       await waitFor('no marked process', () => marked(prefix).length === 0, 2000);
       assert.ok(Date.now() - killedAt < 2000);
       assert.equal(isAlive(setsid), false);
+      // The process helper's job files go too: ptg removes them as it exits, the watchdog after a kill -9.
+      await waitFor('the job files removed', () => !fs.existsSync(scratchPath(prefix)));
 
       if (signal === 'SIGHUP') {
         assert.equal(r.code, 129, r.stderr);

@@ -1,14 +1,14 @@
-// Every git operation ptg performs, one small function each. simple-git for most commands; node's
-// own spawn (gitRaw) for those around every agent and setup's per-slot steps, where each process
-// costs the wall time, and where output must stream to a file (diffs can be hundreds of MB).
+// Every git operation ptg performs, one small function each. simple-git for most commands; gitRaw
+// (through ptg's process helper) for those around every agent and setup's per-slot steps, where
+// each process costs the wall time, and where output must stream to a file (diffs can be hundreds
+// of MB).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import type { SimpleGit } from 'simple-git';
 import { PtgError } from '../errors.js';
-import { canSpawn, spawnJob } from './process/spawner.js';
+import { canSpawn, runJob } from './process/spawner.js';
 
 // Loaded when first used (25 ms): a run's path around its agents goes through gitRaw alone.
 async function git(dir?: string): Promise<SimpleGit> {
@@ -17,17 +17,24 @@ async function git(dir?: string): Promise<SimpleGit> {
 }
 
 /**
- * git through node's own spawn, for the steps around every agent: no execa to load (80 ms before
- * the first experiment's record) and no simple-git queue (five processes at once) in their way;
- * simple-git's environment guard also refuses a copy of process.env with GIT_INDEX_FILE. `env` is
- * added to ptg's own; `argv` runs that instead of git (a shell running several git commands).
+ * git through ptg's process helper (node's own spawn where it cannot serve), for the steps around
+ * every agent: no execa to load (80 ms before the first experiment's record) and no simple-git
+ * queue (five processes at once) in their way; simple-git's environment guard also refuses a copy
+ * of process.env with GIT_INDEX_FILE. `env` is added to ptg's own; `argv` runs that instead of git
+ * (a shell running several git commands).
  */
 function gitRaw(dir: string, args: string[], opts: { env?: Record<string, string>; argv?: string[] } = {}): Promise<string> {
   const [command, ...rest] = opts.argv ?? ['git', ...args];
   const env = opts.env && { ...process.env, ...opts.env };
   const failed = (code: number | string, stderr: string) =>
     new Error(`${opts.argv ? 'git' : `git ${args.filter((a) => !a.startsWith('core.') && a !== '-c')[0]}`} exited with ${code}\n${stderr.trim()}`);
-  if (canSpawn({ env })) return throughHelper(dir, command!, rest, env, failed);
+  // Through ptg's process helper (io/process/spawner.ts): no fork of ptg for each git.
+  if (canSpawn({ env })) {
+    return runJob({ command: command!, args: rest, cwd: dir, env }).then((r) => {
+      if (r.status === 0) return r.stdout;
+      throw failed(r.status, r.stderr);
+    });
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(command!, rest, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -40,26 +47,6 @@ function gitRaw(dir: string, args: string[], opts: { env?: Record<string, string
       reject(failed(code ?? signal!, Buffer.concat(stderr).toString()));
     });
   });
-}
-
-let scratch: Promise<string> | undefined;
-
-/** gitRaw through ptg's process helper (io/process/spawner.ts): its output comes back through files in a folder of ptg's own, removed as ptg exits. */
-async function throughHelper(dir: string, command: string, args: string[], env: NodeJS.ProcessEnv | undefined, failed: (code: number | string, stderr: string) => Error): Promise<string> {
-  scratch ??= fs.mkdtemp(path.join(os.tmpdir(), 'ptg-git-')).then((folder) => {
-    process.once('exit', () => fs.removeSync(folder));
-    return folder;
-  });
-  const base = path.join(await scratch, randomBytes(6).toString('hex'));
-  const [stdout, stderr] = [`${base}.out`, `${base}.err`];
-  try {
-    const started = await spawnJob({ command, args, cwd: dir, env, stdout, stderr });
-    const code = await started.exit;
-    if (code === 0) return await fs.readFile(stdout, 'utf8');
-    throw failed(code, await fs.readFile(stderr, 'utf8').catch(() => ''));
-  } finally {
-    await Promise.all([fs.remove(stdout), fs.remove(stderr)]);
-  }
 }
 
 /** git's own words, last line first: "fatal: repository '...' not found". */
@@ -276,7 +263,7 @@ async function onWorktreeIndex(dir: string, script: string, args: string[]): Pro
     }
     return await shell(dir, `set -e\ngit -c core.quotePath=false add --all -- .\n${script}`, args, { GIT_INDEX_FILE: index });
   } finally {
-    await fs.remove(index);
+    await fs.promises.unlink(index).catch(() => undefined);
   }
 }
 
@@ -322,8 +309,7 @@ export async function diffWorktree(dir: string, base: string, patchFile: string)
     const files = headIsBase ? stagedOf(status) : namesOf(await fs.readFile(namesFile, 'utf8'));
     return { files, tree: tree.trim(), ignored: parseStatus(status).ignored };
   } finally {
-    await fs.remove(namesFile);
-    await fs.remove(statusFile);
+    await Promise.all([namesFile, statusFile].map((file) => fs.promises.unlink(file).catch(() => undefined)));
   }
 }
 

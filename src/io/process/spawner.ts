@@ -70,10 +70,21 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A shell word; a newline inside becomes the helper's `$nl`, so the job's line stays one line. */
 const quote = (word: string) => `'${word.replaceAll("'", "'\\''").replaceAll('\n', `'"$nl"'`)}'`;
 
-/** The folder of this ptg's job files, removed as ptg exits. */
-function scratchFolder(): string {
-  if (scratch) return scratch;
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'ptg-jobs-'));
+/** Where this ptg's job files go: named by its marker, so the watchdog can remove it after a `kill -9` of ptg. */
+export function scratchPath(prefix = MARKER_PREFIX): string {
+  return path.join(os.tmpdir(), `ptg-jobs-${prefix.replace(/\/$/, '')}`);
+}
+
+/** The folder of this ptg's job files (its own alone: made here, not found), removed as ptg exits; none where it cannot be made. */
+function scratchFolder(): string | undefined {
+  if (scratch !== undefined) return scratch || undefined;
+  const folder = scratchPath();
+  try {
+    fs.mkdirSync(folder, { mode: 0o700 });
+  } catch {
+    scratch = '';
+    return undefined;
+  }
   process.once('exit', () => fs.rmSync(folder, { recursive: true, force: true }));
   return (scratch = folder);
 }
@@ -84,7 +95,7 @@ function scratchFolder(): string {
  */
 function ensureHelper(): ChildProcess {
   if (helper) return helper;
-  const folder = scratchFolder();
+  const folder = scratchFolder()!;
   base = { ...process.env, [MARKER_VAR]: `${MARKER_PREFIX}helper` };
   // Its own session: the terminal's Ctrl-C is ptg's to handle, not the helper's.
   const child = spawn('/bin/sh', ['-c', SCRIPT, 'ptg', folder], { env: base, detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
@@ -129,9 +140,9 @@ function idle(): void {
 /** util-linux's setsid, for a job in a session of its own; at a fixed place, whatever the job's PATH. */
 const SETSID = ['/usr/bin/setsid', '/bin/setsid'].find((file) => fs.existsSync(file));
 
-/** Whether `job` can go through the helper: every variable of its environment has a name a shell can set, and setsid is here if it needs a session. */
+/** Whether `job` can go through the helper: every variable of its environment has a name a shell can set, setsid is here if it needs a session, and the job files have a folder. */
 export function canSpawn(job: Pick<Job, 'env' | 'session'>): boolean {
-  return process.platform === 'linux' && (!job.session || Boolean(SETSID)) && Object.keys(job.env ?? {}).every((name) => NAME.test(name));
+  return process.platform === 'linux' && (!job.session || Boolean(SETSID)) && Object.keys(job.env ?? {}).every((name) => NAME.test(name)) && Boolean(scratchFolder());
 }
 
 /** The shell commands that give the job's process its environment, from the helper's. */
@@ -145,7 +156,7 @@ function envOf(env: NodeJS.ProcessEnv): string {
 export async function spawnJob(job: Job): Promise<Started> {
   const id = ++jobs;
   const argv = [job.command, ...job.args].map(quote).join(' ');
-  const file = path.join(scratchFolder(), `${id}.sh`);
+  const file = path.join(scratchFolder()!, `${id}.sh`);
   await fs.promises.writeFile(
     file,
     [
@@ -170,18 +181,32 @@ export async function spawnJob(job: Job): Promise<Started> {
     pending.set(id, {
       started: (pid) => {
         running = true;
-        void fs.promises.rm(file, { force: true });
+        void fs.promises.unlink(file).catch(() => undefined);
         resolve({ pid, exit });
       },
       ended: (status) => ended(status),
       failed: (error) => {
-        void fs.promises.rm(file, { force: true });
+        void fs.promises.unlink(file).catch(() => undefined);
         (running ? failed : reject)(error);
       },
     });
     idle();
     child.stdin!.write(`${id} ${envOf(job.env ?? process.env)}\n`);
   });
+}
+
+let outputs = 0;
+
+/** Runs a short command through the helper: its status and what it printed, read back from files in the scratch folder. */
+export async function runJob(job: Omit<Job, 'stdout' | 'stderr'>): Promise<{ status: number; stdout: string; stderr: string }> {
+  const name = path.join(scratchFolder()!, `out-${++outputs}`);
+  const [stdout, stderr] = [`${name}.out`, `${name}.err`];
+  try {
+    const status = await (await spawnJob({ ...job, stdout, stderr })).exit;
+    return { status, stdout: await fs.promises.readFile(stdout, 'utf8'), stderr: await fs.promises.readFile(stderr, 'utf8').catch(() => '') };
+  } finally {
+    await Promise.all([stdout, stderr].map((file) => fs.promises.unlink(file).catch(() => undefined)));
+  }
 }
 
 /** Ends the helper once nothing is left for it to do, and waits until it has gone. */

@@ -5,7 +5,9 @@
 // Started by io/process/proc.ts as `node watchdog.js <marker prefix>`; reads `group <pgid>` and `ended
 // <pgid>` lines, and `done` when ptg ends cleanly: every agent has ended, so the watchdog only makes
 // sure that nothing marked is left and exits at once, and ptg, which waits for it, returns after.
+import fs from 'node:fs';
 import { killMarked } from './markers.js';
+import { scratchPath } from './spawner.js';
 
 const prefix = process.argv[2] ?? '';
 const groups = new Set<number>();
@@ -31,6 +33,8 @@ async function reap(): Promise<void> {
     killGroups('SIGKILL');
     if (killMarked(prefix, 'SIGKILL') === 0 && groups.size === 0) break;
   }
+  // The process helper's job files, which ptg removes as it exits, unless it was killed.
+  fs.rmSync(scratchPath(prefix), { recursive: true, force: true });
   process.exit(0);
 }
 
