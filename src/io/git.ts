@@ -156,8 +156,8 @@ export async function headCommit(dir: string): Promise<string> {
  * Callers save the work first.
  */
 export async function resetTo(dir: string, commit: string): Promise<void> {
-  await (await git(dir)).raw(['checkout', '--quiet', '--force', '--detach', commit]);
-  await (await git(dir)).raw(['clean', '--quiet', '-fd']);
+  // One shell for both: it runs before every experiment that follows another in its slot.
+  await gitRaw(dir, [], { argv: ['/bin/sh', '-c', 'git checkout --quiet --force --detach "$1" && git clean --quiet -fd', 'ptg', commit] });
 }
 
 export interface WorktreeStatus {
@@ -236,10 +236,6 @@ export async function ensureExcluded(dir: string, patterns: string[]): Promise<v
   await fs.outputFile(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${header}${missing.join('\n')}\n`);
 }
 
-export async function treeOf(dir: string, commit: string): Promise<string> {
-  return (await (await git(dir)).revparse([`${commit}^{tree}`])).trim();
-}
-
 /**
  * Runs `script` (sh, with `args` as $1, $2, …) on a copy of the slot's index that first takes in
  * the whole work tree (`git add --all`), so the real index and the work tree stay untouched. The
@@ -275,6 +271,12 @@ function shell(dir: string, script: string, args: string[], env: Record<string, 
 /** The tree id of the work tree as it is now, uncommitted changes and new files included. */
 export async function worktreeTree(dir: string): Promise<string> {
   return (await onWorktreeIndex(dir, 'git write-tree', [])).trim();
+}
+
+/** The work tree's tree id (worktreeTree) and `commit`'s, from one shell. */
+export async function worktreeAndCommitTrees(dir: string, commit: string): Promise<{ worktree: string; commit: string }> {
+  const [worktree, tree] = (await onWorktreeIndex(dir, 'git write-tree\ngit rev-parse --verify --quiet "$1^{tree}"', [commit])).trim().split('\n');
+  return { worktree: worktree!, commit: tree! };
 }
 
 export interface ChangedFile {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { diffWorktree, headCommit, keepRef, resetTo, treeOf, worktreeStatus, worktreeTree } from '../../io/git.js';
+import { diffWorktree, headCommit, keepRef, resetTo, worktreeAndCommitTrees, worktreeStatus } from '../../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
 export type SlotCondition =
@@ -12,9 +12,9 @@ export type SlotCondition =
   | 'dirty';
 
 export async function slotCondition(slot: SlotState): Promise<SlotCondition> {
-  const tree = await worktreeTree(slot.dir);
-  if (tree === (await treeOf(slot.dir, slot.baseCommit))) return 'clean';
-  if (tree === slot.lastExperiment?.tree) return 'saved';
+  const trees = await worktreeAndCommitTrees(slot.dir, slot.baseCommit);
+  if (trees.worktree === trees.commit) return 'clean';
+  if (trees.worktree === slot.lastExperiment?.tree) return 'saved';
   return 'dirty';
 }
 
@@ -62,7 +62,7 @@ export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResul
   // The common case before an experiment: one git process, and nothing to save.
   if (status.head === slot.baseCommit && status.clean) return { removed };
   let savedPatch: string | undefined;
-  const head = await headCommit(slot.dir);
+  const head = status.head ?? (await headCommit(slot.dir));
   // A handoff's checkout of an earlier base is no commit of anyone's: only a HEAD moved otherwise is kept.
   const handedOff = head === slot.lastExperiment?.commit;
   if (head !== slot.baseCommit && !handedOff) await keepRef(slot.dir, stamp(), head);
