@@ -2,7 +2,6 @@
 // environments carry: a module with no dependencies, so the entry point can end them on any exit
 // without loading execa.
 import { killMarked } from './markers.js';
-import { spawnerDone } from './spawner.js';
 
 const liveGroups = new Set<number>();
 const liveMarkers = new Set<string>();
@@ -33,10 +32,16 @@ export function killAllAgents(signal: NodeJS.Signals = 'SIGKILL'): void {
 }
 
 let watchdogRelease: (() => Promise<void>) | undefined;
+let helperRelease: (() => Promise<void>) | undefined;
 
 /** io/process/proc.ts registers how to let its watchdog go once the run's agents have all ended. */
 export function onWatchdogRelease(release: () => Promise<void>): void {
   watchdogRelease = release;
+}
+
+/** io/process/spawner.ts registers how to end the process helper, which goes before the watchdog (it carries the run's marker). */
+export function onHelperRelease(release: () => Promise<void>): void {
+  helperRelease = release;
 }
 
 /**
@@ -47,6 +52,6 @@ export function onWatchdogRelease(release: () => Promise<void>): void {
  */
 export async function releaseHelpers(): Promise<void> {
   if (liveGroups.size > 0 || liveMarkers.size > 0) return;
-  await spawnerDone();
+  await helperRelease?.();
   await watchdogRelease?.();
 }

@@ -2,16 +2,17 @@
 // everything it starts, even a process that left the agent's group (`setsid`, a daemon): the
 // environment is inherited where the process group is not. Linux shows each process's
 // environment under /proc; elsewhere the process group is all there is.
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export const MARKER_VAR = 'PTG_MARKER';
 
 /**
  * This ptg's marker: every agent it starts gets `PTG_MARKER=<token>/<n>`, and so does all that
- * the agent starts. The token names the ptg process, so one prefix covers all of its agents.
+ * the agent starts. The token names the ptg process (its pid, and a random part against a reused
+ * pid: Math.random, since every command loads this module and node:crypto costs its start-up), so
+ * one prefix covers all of its agents.
  */
-export const MARKER_PREFIX = `${process.pid}-${randomBytes(4).toString('hex')}/`;
+export const MARKER_PREFIX = `${process.pid}-${Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, '0')}/`;
 
 /**
  * Pids of the live processes whose environment has `PTG_MARKER=<prefix>…` (a run's agents), or

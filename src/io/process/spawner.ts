@@ -14,6 +14,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import { onHelperRelease } from './live-agents.js';
 import { MARKER_PREFIX, MARKER_VAR } from './markers.js';
 
 export interface Job {
@@ -96,6 +97,7 @@ function scratchFolder(): string | undefined {
 function ensureHelper(): ChildProcess {
   if (helper) return helper;
   const folder = scratchFolder()!;
+  onHelperRelease(spawnerDone);
   base = { ...process.env, [MARKER_VAR]: `${MARKER_PREFIX}helper` };
   // Its own session: the terminal's Ctrl-C is ptg's to handle, not the helper's.
   const child = spawn('/bin/sh', ['-c', SCRIPT, 'ptg', folder], { env: base, detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
