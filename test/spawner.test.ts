@@ -46,11 +46,14 @@ describe('the process helper', () => {
     assert.doesNotMatch(written[0]!, /DO-NOT-WRITE/);
   });
 
-  test('exit statuses: a code, a signal as 128 + n; a job in a session of its own leads its group', async () => {
+  test('exit statuses: a code, a signal as 128 + n; a job in a session of its own leads its group and ignores no signal, as with node\'s spawn', async () => {
     assert.equal((await job('exit 3')).status, 3);
     assert.equal((await job('kill -KILL $$')).status, 137);
-    const own = await job('ps -o pgid= -o sid= -p $$', { session: true });
-    assert.deepEqual(own.out.trim().split(/\s+/).map(Number), [own.pid, own.pid]);
+    const own = await job('ps -o pgid= -o sid= -p $$; grep SigIgn /proc/$$/status', { session: true });
+    const [ids, ignored] = own.out.trim().split('\n');
+    assert.deepEqual(ids!.trim().split(/\s+/).map(Number), [own.pid, own.pid]);
+    // A shell ignores SIGINT and SIGQUIT in what it starts with `&`: an agent's tools would inherit that.
+    assert.match(ignored!, /^SigIgn:\s+0+$/);
   });
 
   test('a missing command or folder rejects with ENOENT; the helper goes on', async () => {

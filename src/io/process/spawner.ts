@@ -10,7 +10,7 @@
 // disk or in a command line. The helper answers `pid <id> <pid>` and `exit <id> <status>`. Ended
 // by closing its input (spawnerDone); it carries the run's marker, so the watchdog ends it and its
 // jobs however ptg ends.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -139,12 +139,25 @@ function idle(): void {
   for (const h of handles) pending.size ? h?.ref?.() : h?.unref?.();
 }
 
-/** util-linux's setsid, for a job in a session of its own; at a fixed place, whatever the job's PATH. */
-const SETSID = ['/usr/bin/setsid', '/bin/setsid'].find((file) => fs.existsSync(file));
+let sessionPrefix: string | undefined | null = null;
 
-/** Whether `job` can go through the helper: every variable of its environment has a name a shell can set, setsid is here if it needs a session, and the job files have a folder. */
+/**
+ * What starts a job in a session of its own with the signal dispositions node's spawn gives: util-
+ * linux's setsid, then coreutils' env restoring SIGINT and SIGQUIT, which a shell ignores in what
+ * it starts with `&` (an agent's tools would inherit that). Undefined where either is missing
+ * (env --default-signal is coreutils 8.31+): such jobs start with node's spawn.
+ */
+function sessionStart(): string | undefined {
+  if (sessionPrefix !== null) return sessionPrefix;
+  const setsid = ['/usr/bin/setsid', '/bin/setsid'].find((file) => fs.existsSync(file));
+  const env = ['/usr/bin/env', '/bin/env'].find((file) => fs.existsSync(file));
+  const restores = env && spawnSync(env, ['--default-signal=INT,QUIT', 'true'], { stdio: 'ignore' }).status === 0;
+  return (sessionPrefix = setsid && restores ? `${setsid} -w ${env} --default-signal=INT,QUIT` : undefined);
+}
+
+/** Whether `job` can go through the helper: every variable of its environment has a name a shell can set, a session can be given if it needs one, and the job files have a folder. */
 export function canSpawn(job: Pick<Job, 'env' | 'session'>): boolean {
-  return process.platform === 'linux' && (!job.session || Boolean(SETSID)) && Object.keys(job.env ?? {}).every((name) => NAME.test(name)) && Boolean(scratchFolder());
+  return process.platform === 'linux' && (!job.session || Boolean(sessionStart())) && Object.keys(job.env ?? {}).every((name) => NAME.test(name)) && Boolean(scratchFolder());
 }
 
 /** The shell commands that give the job's process its environment, from the helper's. */
@@ -165,7 +178,7 @@ export async function spawnJob(job: Job): Promise<Started> {
       ...(job.cwd ? [`cd -- ${quote(job.cwd)} || { echo "missing ${id}" >&3; exit; }`] : []),
       `command -v -- ${quote(job.command)} > /dev/null || { echo "missing ${id}" >&3; exit; }`,
       // setsid -w: a session of its own, and the command's status even if setsid had to fork.
-      `${job.session ? `${SETSID} -w ` : ''}${argv} < ${quote(job.stdin ?? '/dev/null')} > ${quote(job.stdout)} 2> ${quote(job.stderr)} 3>&- &`,
+      `${job.session ? `${sessionStart()} ` : ''}${argv} < ${quote(job.stdin ?? '/dev/null')} > ${quote(job.stdout)} 2> ${quote(job.stderr)} 3>&- &`,
       `pid=$!; echo "pid ${id} $pid" >&3`,
       // A caught signal ends a wait early, with the child still there: wait again until it has gone.
       'while :; do wait $pid; status=$?; [ $status -gt 128 ] && kill -0 $pid 2>/dev/null || break; done',
@@ -214,7 +227,9 @@ export async function runJob(job: Omit<Job, 'stdout' | 'stderr'>): Promise<{ sta
 /** Ends the helper once nothing is left for it to do, and waits until it has gone. */
 export async function spawnerDone(): Promise<void> {
   if (!helper || pending.size) return;
-  helper.stdin!.end();
+  // Held until its output closes: a job's shell that has just answered may still hold it.
   helper.ref();
+  (helper.stdout as unknown as { ref(): void }).ref();
+  helper.stdin!.end();
   await exited;
 }
