@@ -78,6 +78,7 @@ describe('the process helper', () => {
     assert.ok(helpers.length >= 2, `the helper and the job's shell carry the marker: ${helpers}`);
     for (const pid of helpers) process.kill(Number(pid), 'SIGTERM');
     assert.equal(await slow.exit, 0, 'sleep ran to its end and its status came back');
+    assert.equal((await job('exit 5')).status, 5, 'the helper still takes jobs');
     await spawnerDone();
     assert.deepEqual(marked(), []);
   });

@@ -44,14 +44,18 @@ const SCRIPT = [
   // SIGTERM, SIGINT and SIGHUP are ptg's to act on (a closed terminal, Slurm's scancel reach the
   // whole group): the helper and its jobs' shells outlive them until ptg closes the pipe. Caught,
   // not ignored, so the commands they start get them as usual.
-  'trap : TERM INT HUP',
+  "trap 'signalled=1' TERM INT HUP",
   "nl='",
   "'",
-  // A caught signal ends a read early too: read on, until the pipe is closed.
+  // A caught signal ends a read early too (dash's read then says 1, as at the end): read on, until the pipe is closed.
   'while :; do',
-  '  read -r id vars || { [ $? -gt 128 ] && continue; break; }',
+  '  read -r id vars || { [ -n "$signalled" ] && { signalled=; continue; }; break; }',
   '  ( trap : TERM INT HUP; eval "$vars"; . "$1/$id.sh" ) &',
   'done',
+  // The pipe closed: ptg is done with the helper, or gone. Its jobs' shells go with it (they are
+  // the parents bubblewrap's --die-with-parent watches, so a sandboxed agent ends at once when ptg
+  // is killed); agents in sessions of their own are the watchdog's to end.
+  'kill -KILL 0',
 ].join('\n');
 
 interface Pending {
