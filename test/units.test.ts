@@ -12,7 +12,7 @@ import { chooseAgent } from '../src/core/agent/agent.js';
 import { nodeSatisfies } from '../src/core/setup/doctor.js';
 import { StreamJsonParser } from '../src/io/streamjson.js';
 import { tailLines } from '../src/io/files.js';
-import { treeOf, worktreeTree } from '../src/io/git.js';
+import { worktreeAndCommitTrees, worktreeTree } from '../src/io/git.js';
 import { git, PROJECT, tmpDir } from './support/fixtures.js';
 
 const fixture = (name: string) => fs.readFileSync(path.join(PROJECT, 'test/fixtures', name), 'utf8');
@@ -180,7 +180,10 @@ describe('git', () => {
     fs.utimesSync(path.join(dir, 'f.txt'), second, second);
     fs.utimesSync(path.join(dir, '.git', 'index'), second, second);
     const tree = await worktreeTree(dir);
-    assert.notEqual(tree, await treeOf(dir, 'HEAD'));
+    const trees = await worktreeAndCommitTrees(dir, 'HEAD');
+    assert.equal(trees.worktree, tree);
+    assert.notEqual(tree, trees.commit);
+    assert.equal(trees.commit, git(dir, 'rev-parse', 'HEAD^{tree}'));
     assert.equal(git(dir, 'cat-file', '-p', `${tree}:f.txt`), 'cccc');
   });
 });
