@@ -12,6 +12,8 @@ import { PROJECT, PTG_BIN } from './support/fixtures.js';
 const OTHER_TOOLS: Record<string, string> = {
   '--save-dev': 'npm',
   '--test-concurrency': 'node',
+  '--cpu-prof': 'node',
+  '--default-signal': 'env',
   '--only': 'npm run bench',
   '--no-local': 'git clone',
   '--shared': 'git clone',
