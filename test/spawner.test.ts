@@ -74,6 +74,8 @@ describe('the process helper', () => {
           return false;
         }
       });
+    // Until setsid has become sleep, the fork that runs it is a copy of the shell, marker and all: a SIGTERM then ends it.
+    while (fs.readFileSync(`/proc/${slow.pid}/comm`, 'utf8') !== 'sleep\n') await new Promise((resolve) => setImmediate(resolve));
     const helpers = marked();
     assert.ok(helpers.length >= 2, `the helper and the job's shell carry the marker: ${helpers}`);
     for (const pid of helpers) process.kill(Number(pid), 'SIGTERM');
