@@ -7,11 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
 import { addAgent, deleteAgent, killAllAgents, killGroup, onWatchdogRelease } from './live-agents.js';
 import { killMarked, MARKER_PREFIX, MARKER_VAR } from './markers.js';
-import { canSpawn, spawnJob } from './spawner.js';
+import { canSpawn, scratchPath, spawnJob } from './spawner.js';
+import { WATCHDOG } from './watchdog.js';
 
 /** Absolute path of an executable: `cmd` itself when it holds a `/`, else the first match on PATH. */
 export async function which(cmd: string, envPath = process.env.PATH ?? '', cwd = process.cwd()): Promise<string | undefined> {
@@ -104,8 +104,7 @@ let watchdog: ChildProcess | undefined;
 function ensureWatchdog(): ChildProcess {
   if (watchdog) return watchdog;
   process.on('exit', () => killAllAgents('SIGKILL'));
-  const script = fileURLToPath(new URL('./watchdog.js', import.meta.url));
-  const child = spawn(process.execPath, [script, MARKER_PREFIX], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'ptg-watchdog', MARKER_PREFIX, scratchPath()], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   watchdog = child;
   child.on('error', () => undefined);
   child.stdin!.on('error', () => undefined);

@@ -1,62 +1,54 @@
-// The run's watchdog: a small process of its own (its own session, so a closed terminal does not
+// The run's watchdog: a small shell of its own (its own session, so a closed terminal does not
 // reach it) that holds a pipe from ptg. ptg can end in ways it cannot handle (kill -9, the OOM
 // killer); the pipe then reads end-of-file, and the watchdog ends every agent's whole tree: the
 // process groups ptg told it about and every process carrying the run's marker.
-// Started by io/process/proc.ts as `node watchdog.js <marker prefix>`; reads `group <pgid>` and `ended
-// <pgid>` lines, and `done` when ptg ends cleanly: every agent has ended, so the watchdog only makes
-// sure that nothing marked is left and exits at once, and ptg, which waits for it, returns after.
-import fs from 'node:fs';
-import { killMarked } from './markers.js';
-import { scratchPath } from './spawner.js';
+// Started by io/process/proc.ts as `/bin/sh -c WATCHDOG ptg-watchdog <marker prefix> <scratch
+// folder>`; reads `group <pgid>` and `ended <pgid>` lines, and `done` when ptg ends cleanly: every
+// agent has ended, so the watchdog only makes sure that nothing marked is left and exits at once,
+// and ptg, which waits for it, returns after. A shell, not node: it starts in a millisecond and
+// does not take a node's start-up (100 ms of CPU) from the agents starting beside it.
 
-const prefix = process.argv[2] ?? '';
-const groups = new Set<number>();
-let pending = '';
-let done = false;
-
-function killGroups(signal: NodeJS.Signals): void {
-  for (const pgid of groups) {
-    try {
-      process.kill(-pgid, signal);
-    } catch {
-      groups.delete(pgid);
-    }
-  }
+/**
+ * `marked SIG` sends SIG to every process whose environment has an entry starting
+ * `PTG_MARKER=<prefix>` (a zombie's environment reads empty) and leaves their number in `found`;
+ * `groups_kill SIG` signals the groups ptg named and forgets those that are gone.
+ */
+export const WATCHDOG = `
+prefix=$1 scratch=$2 groups=' ' clean=
+trap '' HUP INT
+marked() {
+  found=0
+  for f in $(grep -lzs -- "^PTG_MARKER=$prefix" /proc/[0-9]*/environ); do
+    p=\${f#/proc/}; kill -s "$1" "\${p%/environ}" 2>/dev/null; found=$((found + 1))
+  done
 }
-
-async function reap(): Promise<void> {
-  // SIGTERM first, as a timeout does; what is still there a moment later gets SIGKILL, until none is.
-  killGroups('SIGTERM');
-  killMarked(prefix, 'SIGTERM');
-  for (let round = 0; round < 50; round++) {
-    await new Promise((resolve) => setTimeout(resolve, round === 0 ? 300 : 100));
-    killGroups('SIGKILL');
-    if (killMarked(prefix, 'SIGKILL') === 0 && groups.size === 0) break;
-  }
-  // The process helper's job files, which ptg removes as it exits, unless it was killed.
-  fs.rmSync(scratchPath(prefix), { recursive: true, force: true });
-  process.exit(0);
+groups_kill() {
+  left=' '
+  for g in $groups; do kill -s "$1" -- "-$g" 2>/dev/null && left="$left$g "; done
+  groups=$left
 }
-
-async function finish(): Promise<void> {
-  // What ptg killed as its agents ended may take a moment to be gone; nothing else is left to end.
-  for (let round = 0; round < 500 && killMarked(prefix, 'SIGKILL') > 0; round++) await new Promise((resolve) => setTimeout(resolve, 10));
-  process.exit(0);
-}
-
-const end = () => void (done && groups.size === 0 ? finish() : reap());
-
-process.on('SIGHUP', () => {});
-process.on('SIGINT', () => {});
-process.stdin.on('data', (chunk: Buffer) => {
-  const lines = (pending + chunk.toString()).split('\n');
-  pending = lines.pop() ?? '';
-  for (const line of lines) {
-    const [verb, arg] = line.split(' ');
-    if (verb === 'group' && Number(arg) > 0) groups.add(Number(arg));
-    if (verb === 'ended' && Number(arg) > 0) groups.delete(Number(arg));
-    if (verb === 'done') done = true;
-  }
-});
-process.stdin.on('end', end);
-process.stdin.on('error', end);
+while read -r verb arg; do
+  case $arg in ''|*[!0-9]*) [ "$verb" = done ] && clean=1; continue ;; esac
+  case $verb in
+    group) groups="$groups$arg " ;;
+    ended) case $groups in *" $arg "*) groups="\${groups%%" $arg "*} \${groups#*" $arg "}" ;; esac ;;
+  esac
+done
+if [ -n "$clean" ] && [ "$groups" = ' ' ]; then
+  # What ptg killed as its agents ended may take a moment to be gone; nothing else is left to end.
+  i=0
+  while [ $i -lt 500 ]; do marked KILL; [ $found = 0 ] && exit 0; sleep 0.01; i=$((i + 1)); done
+  exit 0
+fi
+# SIGTERM first, as a timeout does; what is still there a moment later gets SIGKILL, until none is.
+groups_kill TERM; marked TERM
+i=0
+while [ $i -lt 50 ]; do
+  if [ $i = 0 ]; then sleep 0.3; else sleep 0.1; fi
+  groups_kill KILL; marked KILL
+  [ $found = 0 ] && [ "$groups" = ' ' ] && break
+  i=$((i + 1))
+done
+# The process helper's job files, which ptg removes as it exits, unless it was killed.
+rm -rf "$scratch"
+`;
