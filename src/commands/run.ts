@@ -6,8 +6,6 @@ import { findVersion, parseIdList, parseShard, selectStps, shardOf, type Stp, ty
 import { executeRun, type RunResult } from '../core/run/execute.js';
 import { slurmPlaceFromEnv } from '../core/run/slurm.js';
 import { readManifest } from '../core/workspace/manifest.js';
-import { queuedJobs } from './reports/slurm-jobs.js';
-import { runOnSlurm, slurmDryRunLines } from './slurm.js';
 import { dryRunOf, planRun, type RunPlan, type RunRequest } from '../core/run/run.js';
 import { sandboxSettings } from '../core/agent/sandbox.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
@@ -94,10 +92,11 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     const data = dryRunOf(plan, req);
     if (flags.json) printJson(data);
     for (const line of dryRunLines(data)) ctx.result(line);
-    if (slurm) for (const line of slurmDryRunLines(plan, req, flags, ctx)) ctx.result(line);
+    if (slurm) for (const line of (await import('./slurm.js')).slurmDryRunLines(plan, req, flags, ctx)) ctx.result(line);
     return EXIT.ok;
   }
-  if (slurm) return runOnSlurm(plan, req, flags, ctx);
+  // Slurm's side (and the collect it ends with) loads only when used: a local run starts its agents sooner.
+  if (slurm) return (await import('./slurm.js')).runOnSlurm(plan, req, flags, ctx);
   const result = await runWithProgress(plan, req, flags, ctx);
   // A Slurm task speaks of its own experiments: the other tasks report theirs.
   if (flags.slurmTask) result.manifest.experiments = result.manifest.experiments.filter((e) => plan.experiments.some((x) => x.dir === e.dir));
@@ -119,7 +118,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 async function executorOf(flags: RunFlags, ctx: Context, version: Version): Promise<'local' | 'slurm'> {
   if (flags.slurmTask) return 'local';
   const resumed = flags.resume ? await readManifest(ctx.workspace, version.name, flags.resume).catch(() => undefined) : undefined;
-  const queued = resumed?.slurm && (await queuedJobs(resumed));
+  const queued = resumed?.slurm && (await (await import('./reports/slurm-jobs.js')).queuedJobs(resumed));
   if (queued?.length) {
     throw new UsageError(`Run ${resumed!.runId} still has jobs on Slurm (${[...new Set(queued.map((j) => j.jobId))].join(', ')}): wait for them to end, or cancel them with scancel, then resume.`);
   }
