@@ -1,11 +1,12 @@
 // bubblewrap (`bwrap`): a private view of the filesystem for each agent, in milliseconds, with no
 // daemon. This module knows bwrap alone: whether it works here (the probe), its version, the
 // argv that gives a process the mounts core/agent/sandbox.ts chose, and how bwrap says it failed.
-// Its two short commands run with node's own execFile: they come before the first agent, where
-// loading execa would cost a run 80 ms.
+// Its two short commands run through ptg's process helper (node's execFile where it cannot): they
+// come before the first agent, where loading execa would cost a run 80 ms and each fork of node 10.
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { canSpawn, runJob } from './spawner.js';
 
 /** One thing the sandboxed process sees, at `path` inside (the same path as outside, or `source`). */
 export type Mount =
@@ -116,12 +117,15 @@ export function bwrapFailure(stderr: string): string | undefined {
   return line?.startsWith('bwrap: ') ? line.trim() : undefined;
 }
 
-function quick(cmd: string, args: string[]): Promise<{ ok: boolean; output: string; message: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 10_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`;
-      const message = bwrapFailure(stderr)?.replace(/^bwrap: /, '') ?? (stderr.trim().split('\n')[0] || (error ? String(error.message).split('\n')[0] : ''));
-      resolve({ ok: !error, output, message: message || 'it exited with an error' });
-    });
-  });
+async function quick(cmd: string, args: string[]): Promise<{ ok: boolean; output: string; message: string }> {
+  const { ok, stdout, stderr, error } = canSpawn({})
+    ? await runJob({ command: cmd, args }).then(
+        (r) => ({ ok: r.status === 0, stdout: r.stdout, stderr: r.stderr, error: `it exited with status ${r.status}` }),
+        (e: Error) => ({ ok: false, stdout: '', stderr: '', error: e.message }),
+      )
+    : await new Promise<{ ok: boolean; stdout: string; stderr: string; error: string }>((resolve) =>
+        execFile(cmd, args, { timeout: 10_000, encoding: 'utf8' }, (e, stdout, stderr) => resolve({ ok: !e, stdout, stderr, error: e ? String(e.message) : '' })),
+      );
+  const message = bwrapFailure(stderr)?.replace(/^bwrap: /, '') ?? (stderr.trim().split('\n')[0] || (ok ? '' : error.split('\n')[0]));
+  return { ok, output: `${stdout}${stderr}`, message: message || 'it exited with an error' };
 }
