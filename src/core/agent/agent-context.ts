@@ -33,7 +33,8 @@ export async function agentContext(slotDir: string, baseCommit: string, env: Nod
   return { hash: hash.digest('hex'), files };
 }
 
-function listClaudeFiles(slotDir: string, baseCommit: string): Promise<string[]> {
+/** Lists the base commit's CLAUDE.md files ahead of agentContext (while the slot is reset): a commit's files never change. */
+export function listClaudeFiles(slotDir: string, baseCommit: string): Promise<string[]> {
   let listed = claudeFiles.get(baseCommit);
   if (!listed) {
     listed = filesNamed(slotDir, baseCommit, 'CLAUDE.md');

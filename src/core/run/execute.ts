@@ -5,6 +5,7 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import fs from 'fs-extra';
 import pLimit from 'p-limit';
+import { prepareAgentStart } from '../../io/process/proc.js';
 import type { AgentFigures } from '../../io/streamjson.js';
 import { checkSpecs, defaultCheckConcurrency } from '../checks/checks.js';
 import { commandName } from '../setup/install.js';
@@ -90,6 +91,7 @@ class Execution {
     for (const dir of plan.retried) await keepAttempt(dir);
     if (plan.claimed && manifest.sequential?.carryFrom) await stageCarryFrom(manifest.sequential, path.join(this.runFolder(), CARRY_FROM));
     await this.save();
+    prepareAgentStart();
     if (manifest.sequential) await this.chains();
     else await this.slots();
     manifest.state = signal.aborted ? 'interrupted' : 'finished';

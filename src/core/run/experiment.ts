@@ -10,7 +10,7 @@ import { type AgentFigures, StreamJsonParser, type Tokens, transientError } from
 import { EXPERIMENT_FILES as FILES, statusLine } from '../workspace/experiment-folder.js';
 import type { ExperimentState, ExperimentStatus, MaskedFile, SlurmPlace } from '../workspace/manifest.js';
 import { statusFile } from '../workspace/manifest.js';
-import { agentContext } from '../agent/agent-context.js';
+import { agentContext, listClaudeFiles } from '../agent/agent-context.js';
 import { keepCarry, placeCarry } from './carry.js';
 import { CHECKS_DIR, type CheckSpec, type Limit, runChecks } from '../checks/checks.js';
 import { maskEach, maskFolder } from '../workspace/masking.js';
@@ -115,6 +115,8 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
   const slot = (await readSlot(ctx.workspace, exp.slot)) as SlotState;
   // Without its own .git, git would act on whatever repository holds the workspace.
   if (!(await hasOwnRepository(exp.slotDir))) throw new Error(`${exp.slotDir} is not a git checkout any more: run \`ptg setup\``);
+  // The base commit's CLAUDE.md files are listed while the slot is reset: agentContext needs them next.
+  listClaudeFiles(exp.slotDir, exp.baseCommit).catch(() => undefined);
   const reset = await resetSlot(ctx.workspace, slot);
   status.savedPatch = reset.savedPatch;
   if (reset.removed.length) status.removedBeforeStart = reset.removed;

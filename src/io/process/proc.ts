@@ -121,6 +121,15 @@ function ensureWatchdog(): ChildProcess {
   return child;
 }
 
+/**
+ * Readies what starting an agent needs, so that it is not done while the first one waits: the
+ * watchdog, and the probe that says whether agents can start through the process helper.
+ */
+export function prepareAgentStart(): void {
+  ensureWatchdog();
+  canSpawn({ session: true });
+}
+
 function tellWatchdog(line: string): void {
   ensureWatchdog().stdin!.write(`${line}\n`);
 }
