@@ -1,7 +1,8 @@
 // Issue 3: what ptg adds around agents that each take 2 s, beside the bash way (background
 // agents 0.5 s apart, then `wait`) and the floor (the same agents all at once, nothing around them).
 import path from 'node:path';
-import { bash, bashAgents, type Benchmark, FAKE_AGENT, fmt, goal, makeRoot, makeSmallRepo, median, medianRatio, ptgOk, removeDir, table, tmpDir } from './support.js';
+import fs from 'fs-extra';
+import { bash, bashAgents, type Benchmark, experimentDirs, FAKE_AGENT, fmt, goal, makeRoot, makeSmallRepo, median, medianRatio, ptgOk, removeDir, runIdOf, table, tmpDir } from './support.js';
 
 const STPS = 7;
 const SLEEP_MS = 2000;
@@ -19,20 +20,33 @@ export const runBench: Benchmark = {
       ctx.log(`tiny repository (5 files): the figures are ptg's own cost, not git's on a big tree. setup ${fmt.s(setup.wallMs)}; ${ctx.reps} rep(s), medians`);
       const env = { FAKE_AGENT_SLEEP_MS: String(SLEEP_MS) };
       const t = { floor: [] as number[], bash: [] as number[], ptg: [] as number[], open: [] as number[] };
+      // CPU of the whole machine during each step (/proc/stat): what the cores were busy with.
+      const cpu = { floor: [] as number[], bash: [] as number[], ptg: [] as number[], open: [] as number[] };
+      const keep = (key: keyof typeof t, r: { wallMs: number; busyMs?: number }) => {
+        t[key].push(r.wallMs);
+        if (r.busyMs !== undefined) cpu[key].push(r.busyMs);
+      };
       const peaks: number[] = [];
 
       const agents = (key: 'floor' | 'bash', stagger: number) => async (rep: number) => {
         const { script, env: vars } = bashAgents({ ws, repoName: 'upstream', root, count: STPS, out: path.join(dir, `${key}-${rep}`), stagger });
-        t[key].push((await bash(script, { cwd: dir, env: { ...env, ...vars } })).wallMs);
+        keep(key, await bash(script, { cwd: dir, env: { ...env, ...vars } }));
       };
+      // Where ptg's part of the wall lies: before its first agent starts, and after its last one ends.
+      const before: number[] = [];
+      const after: number[] = [];
       const ptgRun = async () => {
         const r = await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'bwrap'], { cwd: root, env });
-        t.ptg.push(r.wallMs);
+        const endedAt = Date.now();
+        keep('ptg', r);
+        const statuses = experimentDirs(ws, 'v1', runIdOf(r.stdout)).map((d) => fs.readJsonSync(path.join(d, 'status.json')) as { startedAt: string; finishedAt: string });
+        before.push(Math.min(...statuses.map((x) => Date.parse(x.startedAt))) - (endedAt - r.wallMs));
+        after.push(endedAt - Math.max(...statuses.map((x) => Date.parse(x.finishedAt))));
         if (r.selfPeakKb) peaks.push(r.selfPeakKb);
       };
       // The same run with no sandbox: what bubblewrap costs (issue 19).
       const unsandboxed = async () => {
-        t.open.push((await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'none'], { cwd: root, env })).wallMs);
+        keep('open', await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'none'], { cwd: root, env }));
       };
       for (let rep = 0; rep < ctx.reps; rep++) {
         const order = rep % 2 === 0 ? [agents('floor', 0), agents('bash', 0.5), ptgRun, unsandboxed] : [unsandboxed, ptgRun, agents('bash', 0.5), agents('floor', 0)];
@@ -41,17 +55,18 @@ export const runBench: Benchmark = {
 
       const floor = median(t.floor);
       const ptg = median(t.ptg);
-      const row = (what: string, ms: number[]) => [what, fmt.s(median(ms)), fmt.x(median(ms) / SLEEP_MS), fmt.x(medianRatio(ms, t.floor))];
+      const row = (what: string, ms: number[], key?: keyof typeof cpu) => [what, fmt.s(median(ms)), fmt.x(median(ms) / SLEEP_MS), fmt.x(medianRatio(ms, t.floor)), key && cpu[key].length ? fmt.s(median(cpu[key])) : ''];
       for (const line of table(
-        ['', 'wall', '× ideal', '× floor'],
+        ['', 'wall', '× ideal', '× floor', 'CPU'],
         [
           row('ideal: one agent\'s sleep', t.floor.map(() => SLEEP_MS)),
-          row(`floor: ${STPS} agents at once, no ptg (bash &, wait)`, t.floor),
-          row(`bash way: ${STPS} agents 0.5 s apart, wait`, t.bash),
-          row(`ptg run v1 (all ${STPS} at once, each in bubblewrap)`, t.ptg),
-          row(`ptg run v1 --sandbox none`, t.open),
+          row(`floor: ${STPS} agents at once, no ptg (bash &, wait)`, t.floor, 'floor'),
+          row(`bash way: ${STPS} agents 0.5 s apart, wait`, t.bash, 'bash'),
+          row(`ptg run v1 (all ${STPS} at once, each in bubblewrap)`, t.ptg, 'ptg'),
+          row(`ptg run v1 --sandbox none`, t.open, 'open'),
         ],
       )) ctx.log(line);
+      ctx.log(`ptg's first agent started ${fmt.s(median(before))} after ptg did; ptg returned ${fmt.s(median(after))} after its last agent ended (medians)`);
       ctx.log(`× floor: the median of each repetition's ratio. ptg walls ${t.ptg.map(fmt.s).join(', ')}; floor walls ${t.floor.map(fmt.s).join(', ')}; ptg's own peak memory ${fmt.mb(Math.max(...peaks))}`);
       const vsFloor = medianRatio(t.ptg, t.floor);
       const sandboxCost = medianRatio(t.ptg, t.open);

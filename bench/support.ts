@@ -68,6 +68,8 @@ export interface Measured {
   treePeakKb?: number;
   /** /usr/bin/time %U + %S: CPU of the process and of the children it waited for, ms. */
   cpuMs?: number;
+  /** CPU the whole machine spent meanwhile (machineBusyMs), ms: the kernel's work for processes included. */
+  busyMs?: number;
   /** The ptg process's own peak (getrusage RUSAGE_SELF through bench/rss-hook.mjs), KB. */
   selfPeakKb?: number;
   /** The bench ended it: it ran past its time limit. */
@@ -86,6 +88,7 @@ export function measure(argv: string[], opts: MeasureOptions): Promise<Measured>
   const timeFile = TIME_BIN ? path.join(os.tmpdir(), `ptg-bench-time-${process.pid}-${randomBytes(4).toString('hex')}`) : undefined;
   const full = TIME_BIN ? [TIME_BIN, '-f', '%M %U %S', '-o', timeFile!, ...argv] : argv;
   return new Promise((resolve, reject) => {
+    const busyBefore = machineBusyMs();
     const started = performance.now();
     const child = spawn(full[0]!, full.slice(1), {
       cwd: opts.cwd,
@@ -108,6 +111,8 @@ export function measure(argv: string[], opts: MeasureOptions): Promise<Measured>
     child.on('error', reject);
     child.on('close', (code, signal) => {
       const wallMs = performance.now() - started;
+      const busyAfter = machineBusyMs();
+      const busyMs = busyBefore === undefined || busyAfter === undefined ? undefined : busyAfter - busyBefore;
       clearTimeout(limit);
       if (pgid) liveGroups.delete(pgid);
       let treePeakKb: number | undefined;
@@ -120,9 +125,24 @@ export function measure(argv: string[], opts: MeasureOptions): Promise<Measured>
         if (Number.isFinite(kb)) treePeakKb = kb;
         if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = (user! + sys!) * 1000;
       }
-      resolve({ code, signal, wallMs, stdout, stderr, treePeakKb, cpuMs, timedOut });
+      resolve({ code, signal, wallMs, stdout, stderr, treePeakKb, cpuMs, busyMs, timedOut });
     });
   });
+}
+
+/**
+ * CPU time the machine has spent since boot (user, nice, system, interrupts, steal), ms, from the
+ * first line of /proc/stat (in USER_HZ, 100 per second on Linux). Unlike getrusage it counts the
+ * kernel's work that no waited-for process is charged with (namespaces torn down, for one).
+ * Undefined without /proc.
+ */
+function machineBusyMs(): number | undefined {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 function killGroup(pgid: number): void {
