@@ -279,6 +279,22 @@ export async function worktreeAndCommitTrees(dir: string, commit: string): Promi
   return { worktree: worktree!, commit: tree! };
 }
 
+/**
+ * A dirty slot's reset, before every experiment that follows another in its slot, in one shell:
+ * when the work tree (its tree id, as worktreeTree) is `commit`'s or one of `known` (what the
+ * slot's last record saw), nothing in it is unrecorded, and the checkout of `commit` and the clean
+ * (resetTo) follow at once. Returns whether it reset; if not, the work tree holds something new.
+ */
+export async function resetIfKnown(dir: string, commit: string, known: string[]): Promise<boolean> {
+  const script = [
+    'tree=$(git write-tree); base=$(git rev-parse --verify --quiet "$1^{tree}")',
+    'case " $base $2 " in *" $tree "*) ;; *) exit 0 ;; esac',
+    // The checkout and the clean act on the slot's own index, not on the copy.
+    'unset GIT_INDEX_FILE; git checkout --quiet --force --detach "$1"; git clean --quiet -fd; echo reset',
+  ].join('\n');
+  return (await onWorktreeIndex(dir, script, [commit, known.join(' ')])).trim() === 'reset';
+}
+
 export interface ChangedFile {
   /** A added, M modified, D deleted, T type change. */
   status: string;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { diffWorktree, headCommit, keepRef, resetTo, worktreeAndCommitTrees, worktreeStatus } from '../../io/git.js';
+import { diffWorktree, headCommit, keepRef, resetIfKnown, resetTo, worktreeAndCommitTrees, worktreeStatus } from '../../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
 export type SlotCondition =
@@ -12,7 +12,10 @@ export type SlotCondition =
   | 'dirty';
 
 export async function slotCondition(slot: SlotState): Promise<SlotCondition> {
-  const trees = await worktreeAndCommitTrees(slot.dir, slot.baseCommit);
+  return conditionOf(await worktreeAndCommitTrees(slot.dir, slot.baseCommit), slot);
+}
+
+function conditionOf(trees: { worktree: string; commit: string }, slot: SlotState): SlotCondition {
   if (trees.worktree === trees.commit) return 'clean';
   if (trees.worktree === slot.lastExperiment?.tree) return 'saved';
   return 'dirty';
@@ -61,17 +64,16 @@ export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResul
   for (const entry of removed) await fs.remove(path.join(slot.dir, entry));
   // The common case before an experiment: one git process, and nothing to save.
   if (status.head === slot.baseCommit && status.clean) return { removed };
-  let savedPatch: string | undefined;
   const head = status.head ?? (await headCommit(slot.dir));
   // A handoff's checkout of an earlier base is no commit of anyone's: only a HEAD moved otherwise is kept.
   const handedOff = head === slot.lastExperiment?.commit;
   if (head !== slot.baseCommit && !handedOff) await keepRef(slot.dir, stamp(), head);
-  if ((await slotCondition(slot)) === 'dirty') {
-    savedPatch = path.join(paths.saved(ws), `${slot.slot}-${stamp()}-${process.pid}.patch`);
-    await fs.ensureDir(paths.saved(ws));
-    // Against the commit the files sit on, so the patch applies where they were made.
-    await diffWorktree(slot.dir, handedOff ? head : slot.baseCommit, savedPatch);
-  }
+  // The slot holds nothing that is not recorded (its base, or what its last record saw): the reset comes in the same shell.
+  if (await resetIfKnown(slot.dir, slot.baseCommit, slot.lastExperiment?.tree ? [slot.lastExperiment.tree] : [])) return { removed };
+  const savedPatch = path.join(paths.saved(ws), `${slot.slot}-${stamp()}-${process.pid}.patch`);
+  await fs.ensureDir(paths.saved(ws));
+  // Against the commit the files sit on, so the patch applies where they were made.
+  await diffWorktree(slot.dir, handedOff ? head : slot.baseCommit, savedPatch);
   await resetTo(slot.dir, slot.baseCommit);
   return { savedPatch, removed };
 }
