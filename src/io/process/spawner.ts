@@ -90,7 +90,13 @@ function scratchFolder(): string | undefined {
     scratch = '';
     return undefined;
   }
-  process.once('exit', () => fs.rmSync(folder, { recursive: true, force: true }));
+  process.once('exit', () => {
+    try {
+      fs.rmSync(folder, { recursive: true, force: true });
+    } catch {
+      // A job's shell was still making its files (ptg ended in the middle of one): the watchdog, or the next boot, clears /tmp.
+    }
+  });
   return (scratch = folder);
 }
 
@@ -132,6 +138,7 @@ function ensureHelper(): ChildProcess {
     helper = undefined;
     for (const job of pending.values()) job.failed(new Error('ptg lost its process helper'));
     pending.clear();
+    idle();
   });
   idle();
   return child;
@@ -141,7 +148,11 @@ function ensureHelper(): ChildProcess {
 function idle(): void {
   const handles = [helper, helper?.stdout, helper?.stdin] as unknown as ({ ref?(): void; unref?(): void } | undefined)[];
   for (const h of handles) pending.size ? h?.ref?.() : h?.unref?.();
+  if (pending.size === 0) for (const resolve of drained.splice(0)) resolve();
 }
+
+/** Who waits for the helper to have no job left (spawnerDone). */
+const drained: (() => void)[] = [];
 
 let sessionPrefix: string | undefined | null = null;
 
@@ -228,9 +239,18 @@ export async function runJob(job: Omit<Job, 'stdout' | 'stderr'>): Promise<{ sta
   }
 }
 
-/** Ends the helper once nothing is left for it to do, and waits until it has gone. */
+/**
+ * Ends the helper and waits until it has gone. Called when every agent has ended: a job still
+ * running is a short one (a git step of an experiment that failed meanwhile, bubblewrap's probe
+ * of a refused run), and it finishes first, for 10 s at most, so that nothing of ptg's outlives it.
+ */
 export async function spawnerDone(): Promise<void> {
-  if (!helper || pending.size) return;
+  if (helper && pending.size) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => drained.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+    clearTimeout(timer);
+  }
+  if (!helper) return;
   // Held until its output closes: a job's shell that has just answered may still hold it.
   helper.ref();
   (helper.stdout as unknown as { ref(): void }).ref();

@@ -28,7 +28,8 @@ groups_kill() {
   groups=$left
 }
 while read -r verb arg; do
-  case $arg in ''|*[!0-9]*) [ "$verb" = done ] && clean=1; continue ;; esac
+  # A group is a number above 0 (\`kill -- -0\` would be the watchdog's own group).
+  case $arg in ''|0|*[!0-9]*) [ "$verb" = done ] && clean=1; continue ;; esac
   case $verb in
     group) groups="$groups$arg " ;;
     ended) case $groups in *" $arg "*) groups="\${groups%%" $arg "*} \${groups#*" $arg "}" ;; esac ;;
