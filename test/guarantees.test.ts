@@ -1,6 +1,7 @@
 // Issue 10: the guarantees hold however ptg is used and however it ends.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
@@ -137,6 +138,18 @@ describe('nothing of a run is running when ptg returns', () => {
       if (left.length) seen.push(`round ${round} (${kind}): ${left.join(', ')}`);
     }
     assert.deepEqual(seen, []);
+  });
+
+  test('a run refused while bubblewrap is probed (an invalid run id) exits 2 with one line and leaves no process and no job files, in 5 rounds', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n' });
+    for (let round = 0; round < 5; round++) {
+      let pid = 0;
+      const r = await w.run(['v1', '--run-id', '../x', '--sandbox', 'bwrap'], { onSpawn: (p) => (pid = p) });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.deepEqual(marked(`${pid}-`), [], 'nothing carries its marker');
+      assert.deepEqual(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`ptg-jobs-${pid}-`)), [], 'its job files are gone');
+    }
   });
 });
 
