@@ -61,6 +61,7 @@ function setup(cli: Command): void {
       .description('Make one isolated checkout (slot) of the target repository per STP, install every version, set up Python')
       .addOption(opt('repo'))
       .addOption(opt('ref'))
+      .addOption(opt('history'))
       .addOption(opt('noPython'))
       .addOption(opt('stp'))
       .addOption(opt('shard'))

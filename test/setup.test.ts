@@ -39,10 +39,55 @@ describe('ptg setup', () => {
       assert.match(state.versions[0].hash, /^[0-9a-f]{64}$/);
       assert.equal(state.python.status, 'skipped');
     }
-    // One network transfer: the mirror is the only clone of the upstream; slots come from it.
-    assert.equal(git(f.slot('1'), 'remote', 'get-url', 'origin'), path.join(f.ws, '.ptg', 'mirror.git'));
+    // One network transfer: the mirror is the only clone of the upstream; slots come from it, and keep no remote to it.
+    assert.equal(git(f.slot('1'), 'remote'), '');
     // Slots share the mirror's objects by hard links: it must never prune them.
     assert.equal(git(path.join(f.ws, '.ptg', 'mirror.git'), 'config', 'gc.auto'), '0');
+  });
+
+  test('a slot at an older commit holds its ancestors only: no later commit, no ref, no remote; --history none the one commit; older slots are trimmed', async () => {
+    const f = setupFixture({ stps: { '1': 'one' } });
+    const older = git(f.upstream, 'rev-parse', 'main');
+    pushCommit(f.upstream, 'tests/test_later.py', 'def test_written_later(): pass\n');
+    git(f.upstream, 'tag', 'v-later');
+    const visible = (slot: string) => ({
+      all: git(slot, 'rev-list', '--all', '--reflog'),
+      head: git(slot, 'rev-list', 'HEAD'),
+      refs: git(slot, 'for-each-ref', '--format=%(refname)').split('\n').filter((r) => r && !r.startsWith('refs/heads/')),
+      remotes: git(slot, 'remote'),
+    });
+    const r = await ptg(['setup', '--repo', f.url, '--ref', older, '--no-python'], { cwd: f.root });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    let v = visible(f.slot('1'));
+    assert.equal(v.all, v.head);
+    assert.equal(git(f.slot('1'), 'rev-parse', 'HEAD'), older);
+    assert.deepEqual(v.refs, []);
+    assert.equal(v.remotes, '');
+    assert.ok(!fs.existsSync(path.join(f.slot('1'), 'tests/test_later.py')));
+
+    // A slot as an older ptg made it (a full clone with a remote to the mirror) is trimmed by the next setup, and doctor says so first.
+    fs.removeSync(f.slot('1'));
+    execFileSync('git', ['clone', '-q', '--no-checkout', path.join(f.ws, '.ptg', 'mirror.git'), f.slot('1')]);
+    git(f.slot('1'), 'checkout', '-q', '--detach', older);
+    const doctor = await ptg(['doctor'], { cwd: f.root });
+    assert.match(doctor.stdout, /slot history.*can see past its base in 1-upstream \(remote origin/);
+    const again = await ptg(['setup', '--repo', f.url, '--ref', older, '--no-python'], { cwd: f.root });
+    assert.equal(again.code, 0, again.stderr + again.stdout);
+    assert.match(again.stdout, /trimmed/);
+    v = visible(f.slot('1'));
+    assert.equal(v.all, v.head);
+    assert.deepEqual(v.refs, []);
+    assert.equal(v.remotes, '');
+    assert.equal(git(f.slot('1'), 'status', '--porcelain'), '');
+    const later = git(f.upstream, 'rev-parse', 'main');
+    assert.throws(() => execFileSync('git', ['-C', f.slot('1'), 'cat-file', '-e', `${later}^{commit}`], { stdio: 'pipe' }), 'the later commit is no object of the slot');
+
+    const none = await ptg(['setup', '--repo', f.url, '--ref', older, '--history', 'none', '--no-python'], { cwd: f.root });
+    assert.equal(none.code, 0, none.stderr + none.stdout);
+    assert.equal(git(f.slot('1'), 'rev-list', '--all', '--reflog'), older);
+    const bad = await ptg(['setup', '--repo', f.url, '--history', 'all', '--no-python'], { cwd: f.root });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   });
 
   test('accepts a plain path, and a re-run is idempotent', async () => {

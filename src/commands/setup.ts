@@ -1,7 +1,7 @@
 import { DEFAULT_REPO } from '../core/root/config.js';
 import { parseIdList, parseShard, selectStps, shardOf } from '../core/root/root.js';
 import { resolveRepo, setup, type SetupStep } from '../core/setup/setup.js';
-import { EXIT } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
 import { c, sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, printJson } from './context.js';
@@ -9,6 +9,7 @@ import { type GlobalFlags, loadContext, printJson } from './context.js';
 export interface SetupFlags extends GlobalFlags {
   repo?: string;
   ref?: string;
+  history?: string;
   python?: boolean;
   stp?: string;
   shard?: string;
@@ -26,6 +27,8 @@ export async function setupCommand(flags: SetupFlags): Promise<number> {
   }
   // A path given on the command line is relative to where ptg runs; one in the config, to the root.
   const repo = flags.repo ? resolveRepo(flags.repo, process.cwd()) : resolveRepo(config.repo ?? DEFAULT_REPO, ctx.root.dir);
+  const history = flags.history ?? config.history ?? 'base';
+  if (history !== 'base' && history !== 'none') throw new UsageError(`--history ${history}: say base (the base commit's ancestors) or none (the one commit).`);
   const python = flags.python === false || config.python === false ? false : config.python;
 
   const steps = new Map<string, string>();
@@ -33,7 +36,7 @@ export async function setupCommand(flags: SetupFlags): Promise<number> {
   ctx.print(`Setting up ${stps.length} slot(s) of ${repo} in ${ctx.workspace}`);
   const started = Date.now();
   const result = await setup(
-    { workspace: ctx.workspace, repo, ref: flags.ref ?? config.ref, stps, versions: ctx.root.versions, python },
+    { workspace: ctx.workspace, repo, ref: flags.ref ?? config.ref, history, stps, versions: ctx.root.versions, python },
     {
       onMirror: (state, commit) => {
         if (state === 'start') ctx.print(`${sym.run} fetching ${repo}`);

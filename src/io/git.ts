@@ -95,20 +95,100 @@ export async function isCheckout(dir: string): Promise<boolean> {
   }
 }
 
+/** How much of the base's history a slot holds: its ancestry (`base`), or the one commit (`none`). */
+export type History = 'base' | 'none';
+
 /**
- * A full, independent checkout of the mirror; objects are hard-linked, not copied. One shell
- * runs both gits: each process ptg itself starts holds its event loop until the child has
- * exec'd, 10-20 ms while the other slots' checkouts keep both cores busy.
+ * A checkout of `commit` that holds the commit and its ancestors only (`history` none: the commit
+ * alone): no remote, no branch, no tag, nothing later. An agent that runs `git log --all` sees no
+ * test written after its base, and there is no origin to fetch one from. One shell runs every git
+ * step: each process ptg itself starts holds its event loop until the child has exec'd.
  */
-export async function cloneSlot(mirrorDir: string, slotDir: string, commit: string): Promise<void> {
-  const script = 'git clone --quiet --no-checkout -- "$1" "$2" && git -C "$2" checkout --quiet --detach "$3"';
+export async function cloneSlot(mirrorDir: string, slotDir: string, commit: string, history: History = 'base'): Promise<void> {
+  const script = [
+    'set -e',
+    'git init --quiet -- "$2"',
+    'cd "$2"',
+    'git config gc.auto 0',
+    `git fetch --quiet --no-tags --no-write-fetch-head ${history === 'none' ? '--depth 1 ' : ''}-- "$1" "$3"`,
+    'git checkout --quiet --detach "$3"',
+  ].join('\n');
   await gitRaw(path.dirname(slotDir), [], { argv: ['/bin/sh', '-c', script, 'ptg', mirrorDir, slotDir, commit] });
 }
 
-/** Makes `commit` available in an existing slot, from the local mirror. */
+/** Brings `commit` into an existing slot from the local mirror, by its id: no ref, no tag, nothing after it. */
 export async function fetchFromMirror(slotDir: string, mirrorDir: string, commit: string): Promise<void> {
-  await (await git(slotDir)).fetch(['--quiet', '--tags', mirrorDir, '+refs/heads/*:refs/remotes/origin/*']);
-  if (!(await hasCommit(slotDir, commit))) await (await git(slotDir)).fetch(['--quiet', mirrorDir, commit]);
+  if (await hasCommit(slotDir, commit)) return;
+  const depth = (await isShallow(slotDir)) ? ['--depth', '1'] : [];
+  await gitRaw(slotDir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', ...depth, '--', mirrorDir, commit]);
+}
+
+/** The slot holds one commit of history (`history` none): git's shallow file is there. */
+export async function isShallow(dir: string): Promise<boolean> {
+  return fs.pathExists(path.join(await gitDirOf(dir), 'shallow'));
+}
+
+/**
+ * What in a slot reaches past `commit`: a remote, a ref (HEAD is detached at the base: a branch
+ * or a tag is an older clone's, or an agent's), or a commit that is no ancestor of `commit` (in
+ * the reflog, or left loose). An empty list: the slot shows its base and what came before.
+ */
+export async function pastBase(dir: string, commit: string): Promise<string[]> {
+  const script = [
+    'git remote',
+    'git for-each-ref --format="%(refname)"',
+    'echo ---',
+    'git rev-list --count --all --reflog --not "$1"',
+  ].join('\n');
+  const [head, counts] = (await gitRaw(dir, [], { argv: ['/bin/sh', '-c', script, 'ptg', commit] })).split('---\n');
+  const names = head!.split('\n').filter(Boolean);
+  const later = Number(counts!.trim());
+  const found: string[] = [];
+  const remotes = names.filter((n) => !n.startsWith('refs/'));
+  if (remotes.length) found.push(`remote ${remotes.join(', ')}`);
+  const refs = names.filter((n) => n.startsWith('refs/'));
+  if (refs.length) found.push(`${refs.length} ref${refs.length === 1 ? '' : 's'} (${refs.slice(0, 3).join(', ')}${refs.length > 3 ? ', …' : ''})`);
+  if (later) found.push(`${later} commit${later === 1 ? '' : 's'} that are not the base's ancestors`);
+  return found;
+}
+
+/**
+ * Rebuilds a slot's repository as cloneSlot makes one, around its work tree (clean, on `commit`):
+ * for a slot that `pastBase` found reaching past its base (a clone made by an older ptg, one an
+ * agent fetched into) or one whose `history` changes. Its excludes stay; the old repository is
+ * put back if the new one cannot be made.
+ */
+export async function trimSlot(dir: string, mirrorDir: string, commit: string, history: History = 'base'): Promise<void> {
+  const script = [
+    'set -e',
+    'rm -rf .git.ptg-old; mv .git .git.ptg-old',
+    'restore() { rm -rf .git; mv .git.ptg-old .git; exit 1; }',
+    'git init --quiet . || restore',
+    'cp .git.ptg-old/info/exclude .git/info/exclude 2>/dev/null || true',
+    'git config gc.auto 0',
+    `git fetch --quiet --no-tags --no-write-fetch-head ${history === 'none' ? '--depth 1 ' : ''}-- "$1" "$2" || restore`,
+    'git update-ref --no-deref HEAD "$2" && git reset --quiet || restore',
+    'rm -rf .git.ptg-old',
+  ].join('\n');
+  await gitRaw(dir, [], { argv: ['/bin/sh', '-c', script, 'ptg', mirrorDir, commit] });
+}
+
+/**
+ * After an agent moved HEAD (its commits, now kept in the mirror): the slot forgets them, so the
+ * next agent there cannot find them in a ref, the reflog or a loose object.
+ */
+export async function forgetMoves(dir: string): Promise<void> {
+  const script = [
+    'git for-each-ref --format="delete %(refname)" | git update-ref --stdin',
+    'git reflog expire --expire=now --expire-unreachable=now --all',
+    'git prune --expire=now',
+  ].join('\n');
+  await gitRaw(dir, [], { argv: ['/bin/sh', '-c', `set -e\n${script}`] });
+}
+
+/** Keeps `commit` of a slot reachable in the mirror, under refs/ptg/kept/<name>: nothing is lost, and the slot holds no ref to it. */
+export async function keepInMirror(dir: string, mirrorDir: string, name: string, commit: string): Promise<void> {
+  await gitRaw(dir, ['push', '--quiet', '--no-verify', '--', mirrorDir, `+${commit}:refs/ptg/kept/${name}`]);
 }
 
 /**
@@ -210,11 +290,6 @@ export async function filesNamed(dir: string, commit: string, name: string): Pro
 /** The folder has a git repository of its own (without one, git would act on a parent's). */
 export async function hasOwnRepository(dir: string): Promise<boolean> {
   return fs.pathExists(path.join(dir, '.git'));
-}
-
-/** Keeps a commit reachable under refs/ptg/kept/<name> so moving HEAD cannot orphan it. */
-export async function keepRef(dir: string, name: string, commit: string): Promise<void> {
-  await (await git(dir)).raw(['update-ref', `refs/ptg/kept/${name}`, commit]);
 }
 
 /** The git folder of the checkout `dir`. */

@@ -56,6 +56,7 @@ export const Config = z.strictObject({
   repo: z.string().min(1).optional().describe(configHelp('repo')),
   ref: z.string().min(1).optional().describe(configHelp('ref')),
   workspace: z.string().min(1).optional().describe(configHelp('workspace')),
+  history: z.enum(['base', 'none']).optional().describe(configHelp('history')),
   /** false: no Python environment; a list: shell commands run in each slot instead of the default. */
   python: z.union([z.literal(false), z.array(z.string().min(1))]).optional(),
   agent: z

@@ -20,6 +20,7 @@ export const OPTIONS = {
   quiet: { flags: '-q, --quiet', help: 'print only errors and the final result' },
   repo: { flags: '--repo <url>', help: 'target repository (URL or path)', config: 'repo' },
   ref: { flags: '--ref <ref>', help: 'branch, tag or commit to check out (default: the repository HEAD)', config: 'ref' },
+  history: { flags: '--history <base|none>', help: "what the slots hold of the base's past: base (default) its ancestors, none the one commit; never a later commit", config: 'history' },
   noPython: { flags: '--no-python', help: 'skip the Python environment (.venv with pyright)' },
   stp: { flags: '--stp <ids>', help: 'only these STPs, comma separated' },
   shard: { flags: '--shard <i/n>', help: 'only the i-th of n shares of the STPs' },

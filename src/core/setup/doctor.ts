@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import { UsageError } from '../../errors.js';
-import { gitVersion } from '../../io/git.js';
+import { gitVersion, pastBase } from '../../io/git.js';
 import { runCommand, which } from '../../io/process/proc.js';
 import { pyrightVersion } from '../../io/pyright.js';
 import { type AgentChoice, askAgentVersion, DEFAULT_AGENT, locateAgent } from '../agent/agent.js';
 import { prepareSandbox, type SandboxSettings } from '../agent/sandbox.js';
-import { readWorkspace } from '../workspace/workspace.js';
+import { paths, readSlot, readWorkspace } from '../workspace/workspace.js';
 
 export interface Check {
   name: string;
@@ -117,6 +117,21 @@ async function machineChecks(opts: DoctorOptions, add: Add): Promise<void> {
 
   const ws = await readWorkspace(opts.workspace).catch(() => undefined);
   add('workspace', Boolean(ws), ws ? `${opts.workspace}: ${ws.repo} at ${ws.baseCommit.slice(0, 10)}` : `${opts.workspace} is not set up: ptg setup`, true);
+  if (ws) await historyCheck(opts.workspace, add);
+}
+
+/** Whether an agent in a slot could read past its base: a later commit, a branch, a remote to fetch from. */
+async function historyCheck(workspace: string, add: Add): Promise<void> {
+  const names = (await fs.readdir(path.dirname(paths.slotFile(workspace, 'x'))).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+  const seeing: string[] = [];
+  for (const name of names.sort()) {
+    const slot = await readSlot(workspace, name.slice(0, -'.json'.length)).catch(() => undefined);
+    if (!slot || !(await fs.pathExists(path.join(slot.dir, '.git')))) continue;
+    const past = await pastBase(slot.dir, slot.baseCommit).catch(() => [] as string[]);
+    if (past.length) seeing.push(`${slot.slot} (${past.join(', ')})`);
+  }
+  if (names.length === 0) return;
+  add('slot history', seeing.length === 0, seeing.length ? `an agent can see past its base in ${seeing.join('; ')}: ptg setup trims them` : `${names.length} slot(s) hold their base and its ancestors only`, true);
 }
 
 /** Which sandbox a run would get and why: bubblewrap's version, or none and how to get it. */

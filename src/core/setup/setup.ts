@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'fs-extra';
 import pLimit from 'p-limit';
-import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, isCheckout, keepRef, resetTo, updateMirror, worktreeStatus } from '../../io/git.js';
+import { cloneSlot, ensureExcluded, fetchFromMirror, gitReason, headCommit, type History, isCheckout, isShallow, keepInMirror, pastBase, resetTo, trimSlot, updateMirror, worktreeStatus } from '../../io/git.js';
 import { applyInstall, planVersionInstall } from './install.js';
 import { lockSlots } from '../workspace/lock.js';
 import type { Stp, Version } from '../root/root.js';
@@ -19,6 +19,8 @@ export interface SetupOptions {
   /** A URL, or an absolute path (see resolveRepo). */
   repo: string;
   ref?: string;
+  /** What a slot holds of the base's past (cloneSlot): default base. */
+  history?: History;
   stps: Stp[];
   versions: Version[];
   /** false: skip; undefined: uv or python3 -m venv; a list: these shell commands. */
@@ -89,7 +91,7 @@ async function setupLocked(opts: SetupOptions, events: SetupEvents): Promise<Set
     opts.stps.map(async (stp): Promise<SlotResult> => {
       const slot = slotName(stp, name);
       const dir = path.join(ws, slot);
-      const { ignored, ...result } = await checkoutLimit(() => prepareCheckout(ws, stp, slot, dir, baseCommit, events));
+      const { ignored, ...result } = await checkoutLimit(() => prepareCheckout(ws, stp, slot, dir, baseCommit, opts.history ?? 'base', events));
       if (result.checkout === 'error') return result;
       const previous = await readSlot(ws, slot);
       // A ptg that died mid-experiment left other versions parked and maybe an agent's files in ignored paths.
@@ -146,7 +148,20 @@ function unchangedSince(ignored: string[] | undefined, removed: string[], python
   return removed.length === 0 && python === false ? ignored : undefined;
 }
 
-async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, baseCommit: string, events: SetupEvents): Promise<Checkout> {
+/**
+ * Rebuilds the repository of a slot (clean, on its base) that reaches past its base (pastBase) or
+ * holds another `history` than asked: a slot of an older ptg gets its trim here. What it did, or
+ * undefined when the slot was right.
+ */
+async function trimmedIfPast(ws: string, dir: string, baseCommit: string, history: History): Promise<string | undefined> {
+  const past = await pastBase(dir, baseCommit);
+  const shallow = await isShallow(dir);
+  if (past.length === 0 && shallow === (history === 'none')) return undefined;
+  await trimSlot(dir, paths.mirror(ws), baseCommit, history);
+  return past.length ? `trimmed (it held ${past.join(', ')})` : history === 'none' ? 'trimmed to the one commit' : "given the base's history";
+}
+
+async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, baseCommit: string, history: History, events: SetupEvents): Promise<Checkout> {
   const base = { stp: stp.id, slot, dir };
   events.onStep?.(stp.id, 'checkout', 'start');
   const fail = (reason: string): Checkout => {
@@ -155,7 +170,7 @@ async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, 
   };
   try {
     if (!(await fs.pathExists(dir))) {
-      await cloneSlot(paths.mirror(ws), dir, baseCommit);
+      await cloneSlot(paths.mirror(ws), dir, baseCommit, history);
       await ensureExcluded(dir, EXCLUDES);
       events.onStep?.(stp.id, 'checkout', 'done', 'cloned');
       // A clone holds the commit's files and nothing else: no status to read 1,000 files for.
@@ -170,7 +185,8 @@ async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, 
     // A re-run's usual slot, told by one git process: clean on the base commit, so its tree is the base's.
     const status = await worktreeStatus(dir);
     if (status.clean && status.head === baseCommit && current.baseCommit === baseCommit) {
-      events.onStep?.(stp.id, 'checkout', 'done', 'up to date');
+      const trimmed = await trimmedIfPast(ws, dir, baseCommit, history);
+      events.onStep?.(stp.id, 'checkout', 'done', trimmed ? `up to date, ${trimmed}` : 'up to date');
       return { ...base, ok: true, checkout: 'unchanged', baseCommit, ignored: status.ignored };
     }
     const condition = await slotCondition(current);
@@ -180,15 +196,17 @@ async function prepareCheckout(ws: string, stp: Stp, slot: string, dir: string, 
       return { ...base, ok: false, checkout: 'kept', baseCommit: current.baseCommit, reason };
     }
     if ((await headCommit(dir)) === baseCommit && condition === 'clean') {
-      events.onStep?.(stp.id, 'checkout', 'done', 'up to date');
+      const trimmed = await trimmedIfPast(ws, dir, baseCommit, history);
+      events.onStep?.(stp.id, 'checkout', 'done', trimmed ? `up to date, ${trimmed}` : 'up to date');
       return { ...base, ok: true, checkout: 'unchanged', baseCommit };
     }
     await fetchFromMirror(dir, paths.mirror(ws), baseCommit);
     const head = await headCommit(dir);
-    if (head !== current.baseCommit) await keepRef(dir, `setup-${Date.now()}`, head);
+    if (head !== current.baseCommit) await keepInMirror(dir, paths.mirror(ws), `${slot}-setup-${Date.now()}`, head);
     // Clean, or holding only what the last experiment's changes.patch already has.
     await resetTo(dir, baseCommit);
-    events.onStep?.(stp.id, 'checkout', 'done', `updated to ${baseCommit.slice(0, 10)}`);
+    const trimmed = await trimmedIfPast(ws, dir, baseCommit, history);
+    events.onStep?.(stp.id, 'checkout', 'done', `updated to ${baseCommit.slice(0, 10)}${trimmed ? `, ${trimmed}` : ''}`);
     return { ...base, ok: true, checkout: 'updated', baseCommit };
   } catch (error) {
     return fail(gitReason(error));

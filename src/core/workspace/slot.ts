@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'fs-extra';
-import { diffWorktree, headCommit, keepRef, resetIfKnown, resetTo, worktreeAndCommitTrees, worktreeStatus } from '../../io/git.js';
+import { diffWorktree, forgetMoves, headCommit, keepInMirror, resetIfKnown, resetTo, worktreeAndCommitTrees, worktreeStatus } from '../../io/git.js';
 import { paths, type SlotState } from './workspace.js';
 
 export type SlotCondition =
@@ -55,7 +55,8 @@ export interface ResetResult {
 
 /**
  * Brings a slot back to its base commit without losing anything: unsaved work becomes a patch
- * under `.ptg/saved/`, and a HEAD that moved is kept under refs/ptg/kept/. Files an earlier agent
+ * under `.ptg/saved/`, and a HEAD that moved is kept in the mirror under refs/ptg/kept/ (the slot
+ * forgets it: the next agent there must not find it). Files an earlier agent
  * left in ignored paths (its experiment's status.json lists them) are removed.
  */
 export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResult> {
@@ -67,13 +68,18 @@ export async function resetSlot(ws: string, slot: SlotState): Promise<ResetResul
   const head = status.head ?? (await headCommit(slot.dir));
   // A handoff's checkout of an earlier base is no commit of anyone's: only a HEAD moved otherwise is kept.
   const handedOff = head === slot.lastExperiment?.commit;
-  if (head !== slot.baseCommit && !handedOff) await keepRef(slot.dir, stamp(), head);
+  const moved = head !== slot.baseCommit && !handedOff;
+  if (moved) await keepInMirror(slot.dir, paths.mirror(ws), `${slot.slot}-${stamp()}`, head!);
   // The slot holds nothing that is not recorded (its base, or what its last record saw): the reset comes in the same shell.
-  if (await resetIfKnown(slot.dir, slot.baseCommit, slot.lastExperiment?.tree ? [slot.lastExperiment.tree] : [])) return { removed };
+  if (await resetIfKnown(slot.dir, slot.baseCommit, slot.lastExperiment?.tree ? [slot.lastExperiment.tree] : [])) {
+    if (moved) await forgetMoves(slot.dir);
+    return { removed };
+  }
   const savedPatch = path.join(paths.saved(ws), `${slot.slot}-${stamp()}-${process.pid}.patch`);
   await fs.ensureDir(paths.saved(ws));
   // Against the commit the files sit on, so the patch applies where they were made.
   await diffWorktree(slot.dir, handedOff ? head : slot.baseCommit, savedPatch);
   await resetTo(slot.dir, slot.baseCommit);
+  if (moved) await forgetMoves(slot.dir);
   return { savedPatch, removed };
 }
