@@ -306,7 +306,8 @@ function sandboxOptions(cmd: Command): Command {
   return cmd
     .addOption(opt('sandbox'))
     .addOption(opt('sandboxRo'))
-    .addOption(opt('sandboxRw'));
+    .addOption(opt('sandboxRw'))
+    .addOption(opt('network'));
 }
 
 function appendValue(value: string, previous: string[]): string[] {

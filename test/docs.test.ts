@@ -79,8 +79,13 @@ describe('options declared once', () => {
     for (const spec of Object.values(OPTIONS) as { config?: string }[]) {
       if (!spec.config) continue;
       const [key, inner] = spec.config.split('.') as [string, string | undefined];
-      let field = (Config.shape as unknown as Record<string, { description?: string; unwrap?: () => { shape: Record<string, { description?: string }> } }>)[key]!;
-      if (inner) field = field.unwrap!().shape[inner]!;
+      type Field = { description?: string; unwrap?: () => Field; shape?: Record<string, Field>; options?: Field[] };
+      let field = (Config.shape as unknown as Record<string, Field>)[key]!;
+      if (inner) {
+        // `sandbox` is a mode or an object: the object's field.
+        const outer = field.unwrap!();
+        field = (outer.shape ?? outer.options!.find((o) => o.shape)!.shape!)[inner]!;
+      }
       assert.equal(field.description, configHelp(spec.config), spec.config);
     }
   });

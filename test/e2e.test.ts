@@ -160,7 +160,8 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     stalled = { id: runIdOf(c.stdout), code: c.code, ms: c.ms };
     const b = await ptg(['run', 'v2', '--stp', '1,2,3', '--agent', CLAUDE], { cwd: root, env });
     v2 = { id: runIdOf(b.stdout), code: b.code };
-    const d = await ptg(['run', 'v2.1', '--stp', '2', '--agent', CLAUDE], { cwd: root, env });
+    // Under an allow-list (issue 31): claude reaches its model API through ptg's proxy, the one host added.
+    const d = await ptg(['run', 'v2.1', '--stp', '2', '--network', 'pypi.org', '--agent', CLAUDE], { cwd: root, env });
     v21 = { id: runIdOf(d.stdout), code: d.code };
     const m = await ptg(['run', 'v2.1', '--stp', '1', '--model', MODELS.join(','), '--env', `PTG_E2E_TOKEN=${SECRET}`, '--run-id', 'models', '--agent', CLAUDE], { cwd: root, env });
     assert.equal(m.code, 0, m.stdout + m.stderr);
@@ -319,6 +320,14 @@ describe('end to end: ptg with the real claude against the scripted model', { sk
     const transcript = fs.readFileSync(path.join(expDir('1', 'v1', v1.id), 'claude.jsonl'), 'utf8');
     assert.match(transcript, /cat \.\.\/2-upstream\/README\.md/);
     assert.match(transcript, /No such file or directory/);
+  });
+
+  test('under --network pypi.org, claude works through the proxy with its API host added, and status.json says so', () => {
+    assert.equal(v21.code, 0);
+    const s = status('2', 'v2.1', v21.id);
+    assert.equal(s.state, 'succeeded');
+    assert.deepEqual(s.sandbox.network, ['pypi.org', new URL(server.url).host]);
+    assert.ok(server.requests.some((r) => r.cwd === slot('2') && r.firstUserText?.includes('/v2.1-orchestrator')));
   });
 
   test('cost, turns and tokens in the report are exactly what the server sent', () => {

@@ -1,6 +1,7 @@
 // Issue 19: every agent runs in a bubblewrap sandbox that shows it its own slot, the tools and its
 // own session, and nothing else of the machine. Real bubblewrap, real processes.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fs from 'fs-extra';
@@ -50,7 +51,7 @@ describe('the sandbox', () => {
     const open = await w.run(['v1', '--stp', '1', '--run-id', 'open', '--sandbox', 'none'], { env });
     assert.equal(open.code, 0, open.stderr);
     const openDir = w.expDir('1', 'v1', 'open');
-    assert.deepEqual(statusOf(openDir).sandbox, { kind: 'none', reason: '--sandbox none' });
+    assert.deepEqual(statusOf(openDir).sandbox, { kind: 'none', reason: '--sandbox none', network: 'on' });
     assert.deepEqual(attempts(openDir), tried.map((l) => l.replace(/: \w+$/, ': ok')));
     assert.ok(fs.existsSync(path.join(w.ws, 'escape.txt')));
   });
@@ -131,8 +132,56 @@ describe('the sandbox', () => {
     const warned = await w.run(['v1', '--run-id', 'auto'], { env: { PATH: bin } });
     assert.equal(warned.code, 0, warned.stderr);
     assert.equal(warned.stderr.match(/without a sandbox/g)?.length, 1, warned.stderr);
-    assert.deepEqual(statusOf(w.expDir('1', 'v1', 'auto')).sandbox, { kind: 'none', reason: 'bubblewrap (bwrap) is not on PATH' });
+    assert.deepEqual(statusOf(w.expDir('1', 'v1', 'auto')).sandbox, { kind: 'none', reason: 'bubblewrap (bwrap) is not on PATH', network: 'on' });
     assert.equal(runIdOf(warned.stdout), 'auto');
+  });
+
+  test('--network: off reaches nothing, an allow-list only its hosts (through the proxy), the default everything; status.json says which', async () => {
+    const [a, b] = await Promise.all([httpServer(), httpServer()]);
+    try {
+      const fetchBoth = `# STP 1\nfake: fetch http://127.0.0.1:${a.port}/a\nfake: fetch http://127.0.0.1:${b.port}/b\n${write('tests/test_one.py', 'def test_one():\n    pass\n')}`;
+      const w = await setUpWorkspace({ '1': fetchBoth }, { versions: { v2: { sandbox: { network: 'off' } } } });
+      const outcome = async (args: string[], runId: string, version = 'v1') => {
+        const r = await w.run([version, ...args, '--run-id', runId]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const dir = w.expDir('1', version, runId);
+        return { fetched: fetches(dir), status: statusOf(dir) };
+      };
+      const open = await outcome([], 'open');
+      assert.deepEqual(open.fetched, [`fetch http://127.0.0.1:${a.port}/a: 200`, `fetch http://127.0.0.1:${b.port}/b: 200`]);
+      assert.equal(open.status.sandbox.network, 'on');
+      assert.equal(open.status.sandbox.checkNetwork, 'off');
+
+      const off = await outcome(['--network', 'off'], 'off');
+      assert.deepEqual(off.fetched.map((l) => l.replace(/^.*: /, '')), ['curl exit 7', 'curl exit 7'], off.fetched.join('\n'));
+      assert.equal(off.status.sandbox.network, 'off');
+      assert.equal((await outcome([], 'version-off', 'v2')).status.sandbox.network, 'off');
+
+      const listed = await outcome(['--network', `127.0.0.1:${a.port}`], 'listed');
+      assert.deepEqual(listed.fetched, [`fetch http://127.0.0.1:${a.port}/a: 200`, `fetch http://127.0.0.1:${b.port}/b: 403`]);
+      assert.deepEqual(listed.status.sandbox.network, [`127.0.0.1:${a.port}`, 'api.anthropic.com:443']);
+      assert.deepEqual(listed.status.networkRefused, [`127.0.0.1:${b.port}`]);
+      assert.deepEqual([a.paths, b.paths], [['/a', '/a'], ['/b']]);
+      assert.equal(listed.status.state, 'succeeded');
+    } finally {
+      a.server.close();
+      b.server.close();
+    }
+  });
+
+  test('a --network that cannot be had is one line, exit 2, before any agent starts', async () => {
+    const w = await setUpWorkspace({ '1': '# STP 1\n' });
+    for (const [args, said] of [
+      [['--network', 'pypi.org:http'], /--network: "pypi.org:http" has no port number/],
+      [['--network', 'not a host'], /"not a host" is not a host name/],
+      [['--network', 'off', '--sandbox', 'none'], /--network off: limiting the network needs the bubblewrap sandbox, and --sandbox says none/],
+    ] as const) {
+      const r = await w.run(['v1', ...args]);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, said);
+    }
+    assert.ok(!fs.existsSync(path.join(w.ws, 'experiments')));
   });
 
   test('a path the sandbox cannot show is refused before any agent starts', async () => {
@@ -142,6 +191,23 @@ describe('the sandbox', () => {
     assert.match(r.stderr, /cannot show .*no-such-kubeconfig/);
   });
 });
+
+/** The fake agent's `fetch` outcomes, as its record (changes.patch) shows: `fetch http://…: 200`. */
+function fetches(expDir: string): string[] {
+  const patch = fs.readFileSync(path.join(expDir, 'changes.patch'), 'utf8');
+  return patch.split('\n').filter((l) => l.startsWith('+fetch ')).map((l) => l.slice(1));
+}
+
+/** A server on this machine's loopback that answers 200 and keeps the paths asked. */
+async function httpServer(): Promise<{ server: http.Server; port: number; paths: string[] }> {
+  const paths: string[] = [];
+  const server = http.createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.end('ok\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port, paths };
+}
 
 /** bwrap processes started for this workspace's slots, and what runs inside them (by their environment's marker). */
 function sandboxedAgents(ws: string): number[] {

@@ -13,6 +13,7 @@ import { nodeSatisfies } from '../src/core/setup/doctor.js';
 import { StreamJsonParser } from '../src/io/streamjson.js';
 import { tailLines } from '../src/io/files.js';
 import { worktreeAndCommitTrees, worktreeTree } from '../src/io/git.js';
+import { allows, type HostRule, networkRecord, parseNetwork, withModelApi } from '../src/core/agent/network.js';
 import { git, PROJECT, tmpDir } from './support/fixtures.js';
 
 const fixture = (name: string) => fs.readFileSync(path.join(PROJECT, 'test/fixtures', name), 'utf8');
@@ -185,5 +186,33 @@ describe('git', () => {
     assert.notEqual(tree, trees.commit);
     assert.equal(trees.commit, git(dir, 'rev-parse', 'HEAD^{tree}'));
     assert.equal(git(dir, 'cat-file', '-p', `${tree}:f.txt`), 'cccc');
+  });
+});
+
+describe('the network of a run (--network)', () => {
+  const parse = (text: string | string[]) => parseNetwork(text, '--network');
+  test('on, off and allow-lists parse; a bad entry is a usage error naming it', () => {
+    assert.deepEqual(parse('on'), { kind: 'on' });
+    assert.deepEqual(parse(' OFF '), { kind: 'off' });
+    assert.deepEqual(parse('pypi.org, *.pythonhosted.org,127.0.0.1:8080,[::1]:9000'), {
+      kind: 'allow',
+      hosts: [{ host: 'pypi.org' }, { host: '*.pythonhosted.org' }, { host: '127.0.0.1', port: 8080 }, { host: '::1', port: 9000 }],
+    });
+    assert.deepEqual(parse(['quay.io:443', 'pypi.org']), parse('quay.io:443,pypi.org'));
+    for (const [bad, said] of [['pypi.org:http', /no port number/], ['a.b:70000', /outside 1-65535/], ['not a host', /not a host name/], ['300.1.1.1', /not a host name/], [',', /give on, off, or hosts/]] as const) {
+      assert.throws(() => parse(bad), (e: Error) => e.name === 'UsageError' && said.test(e.message) && e.message.startsWith('--network'), bad);
+    }
+  });
+
+  test('allows: a host, its port or any, subdomains of *.; the model API joins an allow-list once', () => {
+    const { hosts } = parse('pypi.org,*.pythonhosted.org,127.0.0.1:8080') as { hosts: HostRule[] };
+    assert.ok(allows(hosts, 'PyPI.org', 443) && allows(hosts, 'pypi.org.', 80));
+    assert.ok(allows(hosts, 'files.pythonhosted.org', 443) && !allows(hosts, 'pythonhosted.org', 443));
+    assert.ok(allows(hosts, '127.0.0.1', 8080) && !allows(hosts, '127.0.0.1', 8081));
+    assert.ok(!allows(hosts, 'evil-pypi.org', 443));
+    assert.deepEqual(networkRecord(withModelApi(parse('pypi.org'), {})), ['pypi.org', 'api.anthropic.com:443']);
+    assert.deepEqual(networkRecord(withModelApi(parse('pypi.org'), { ANTHROPIC_BASE_URL: 'http://127.0.0.1:4000/v1' })), ['pypi.org', '127.0.0.1:4000']);
+    assert.deepEqual(networkRecord(withModelApi(parse('*.anthropic.com'), {})), ['*.anthropic.com']);
+    assert.deepEqual(withModelApi(parse('off'), {}), { kind: 'off' });
   });
 });

@@ -7,7 +7,7 @@ import { sym, table } from '../render/style.js';
 import { type GlobalFlags, loadContext, output, printJson } from './context.js';
 import { resolve } from 'node:path';
 
-export async function doctorCommand(flags: GlobalFlags & { agent?: string; sandbox?: string; sandboxRo?: string[]; sandboxRw?: string[] }): Promise<number> {
+export async function doctorCommand(flags: GlobalFlags & { agent?: string; sandbox?: string; sandboxRo?: string[]; sandboxRw?: string[]; network?: string }): Promise<number> {
   // Doctor must work where the root is broken too: then it checks the machine alone.
   const ctx = await loadContext(flags).catch(() => undefined);
   const print = ctx?.print ?? output(flags).print;

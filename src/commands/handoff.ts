@@ -21,6 +21,7 @@ export interface HandoffFlags extends GlobalFlags {
   sandbox?: string;
   sandboxRo?: string[];
   sandboxRw?: string[];
+  network?: string;
   /** While the agent runs, every signal ptg receives goes to `handler` (src/cli.ts); undefined gives them back. */
   takeSignals(handler: ((signal: NodeJS.Signals) => void) | undefined): void;
 }
@@ -101,7 +102,7 @@ async function planOf(flags: HandoffFlags): Promise<HandoffPlan> {
     extraArgs: flags.agentArg ?? [],
     env,
     question: flags.print,
-    sandbox: sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
+    sandbox: sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }, { name: versionName, network: ctx.root.config.versions?.[versionName]?.sandbox?.network }),
   });
 }
 

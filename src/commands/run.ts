@@ -40,6 +40,7 @@ export interface RunFlags extends GlobalFlags {
   sandbox?: string;
   sandboxRo?: string[];
   sandboxRw?: string[];
+  network?: string;
   executor?: string;
   shards?: string;
   sbatchArg?: string[];
@@ -164,7 +165,7 @@ async function requestOf(flags: RunFlags, ctx: Context, version: Version, stps: 
     checks: checksOf(settings),
     checkConcurrency: positiveInt(flags.checkConcurrency, '--check-concurrency') ?? config.checkConcurrency,
     retries: flags.retries === undefined ? config.retries : wholeNumber(flags.retries, '--retries'),
-    sandbox: sandboxSettings(flags, process.env, config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }),
+    sandbox: sandboxSettings(flags, process.env, config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }, { name: version.name, network: config.versions?.[version.name]?.sandbox?.network }),
     slurmTask: flags.slurmTask ? slurmPlaceFromEnv(process.env) : undefined,
     ptgVersion: flags.ptgVersion,
   };

@@ -27,6 +27,7 @@ function taskFlags(flags: RunFlags): { runFlags: string[]; env: Record<string, s
   one('--max-cost', flags.maxCost);
   one('--max-cost-per-experiment', flags.maxCostPerExperiment);
   one('--sandbox', flags.sandbox);
+  one('--network', flags.network);
   for (const arg of flags.agentArg ?? []) one('--agent-arg', arg);
   for (const glob of flags.artifact ?? []) one('--artifact', glob);
   for (const p of flags.sandboxRo ?? []) one('--sandbox-ro', path.resolve(p));

@@ -5,6 +5,7 @@ import { agentEnv, checksOf, runSecrets, versionSettings } from '../core/run/set
 import { verifyRun } from '../core/checks/verify.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { prepareSandbox, sandboxSettings } from '../core/agent/sandbox.js';
+import { NETWORK_ON } from '../core/agent/network.js';
 import { checkCell, warningLine } from '../render/run.js';
 import { table } from '../render/style.js';
 import { experimentLabel } from '../core/workspace/experiment-folder.js';
@@ -20,6 +21,7 @@ export interface VerifyFlags extends GlobalFlags {
   sandbox?: string;
   sandboxRo?: string[];
   sandboxRw?: string[];
+  network?: string;
   signal: AbortSignal;
   ptgVersion: string;
 }
@@ -42,7 +44,10 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   const manifest = await findRun(ctx.workspace, versionName, runId);
   const { env, added } = agentEnv(process.env, settings.entries);
   ctx.print(`Verifying ${versionName} ${manifest.runId}: ${checks.map((c) => c.name).join(', ')} on ${manifest.experiments.length} experiment(s); no agent runs.`);
-  const sandbox = await prepareSandbox(sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() }), { env, workspace: ctx.workspace });
+  // No agent runs: --network is what the checks reach (default: sandbox.checkNetwork, off).
+  const box = sandboxSettings(flags, process.env, ctx.root.config.sandbox, { root: ctx.root.dir, cwd: process.cwd() });
+  const asked = flags.network !== undefined;
+  const sandbox = await prepareSandbox({ ...box, network: asked ? box.network : NETWORK_ON, checkNetwork: asked ? box.network : box.checkNetwork }, { env, workspace: ctx.workspace });
   if (sandbox.warning) process.stderr.write(`${warningLine(sandbox.warning)}\n`);
   const results = await verifyRun({
     sandbox,

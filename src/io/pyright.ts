@@ -27,15 +27,21 @@ const PYRIGHT = path.join(PYRIGHT_DIR, 'index.js');
 
 /**
  * Checks `files` (paths relative to `cwd`) with pyright, resolving imports with `python` (the
- * slot's .venv interpreter) when given; ended at `timeoutMs` (default 10 minutes) or when `signal` aborts.
+ * slot's .venv interpreter) when given; ended at `timeoutMs` (default 10 minutes) or when `signal`
+ * aborts. `wrap`: in the slot's sandbox, since pyright runs that interpreter, which the agent could have replaced.
  */
-export async function checkPython(cwd: string, files: string[], opts: { python?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PyrightVerdict> {
+export async function checkPython(
+  cwd: string,
+  files: string[],
+  opts: { python?: string; timeoutMs?: number; signal?: AbortSignal; wrap?: (command: string, args: string[]) => { command: string; args: string[] } } = {},
+): Promise<PyrightVerdict> {
   const verdict: PyrightVerdict = { files, errors: 0, warnings: 0, diagnostics: [] };
   if (files.length === 0) return verdict;
   const { python } = opts;
   const args = [PYRIGHT, '--outputjson', ...(python ? ['--pythonpath', python] : []), ...files];
   const { execa } = await import('execa');
-  const result = await execa(process.execPath, args, { cwd, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 10 * 60_000, cancelSignal: opts.signal });
+  const run = opts.wrap ? opts.wrap(process.execPath, args) : { command: process.execPath, args };
+  const result = await execa(run.command, run.args, { cwd, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 10 * 60_000, cancelSignal: opts.signal });
   if (result.timedOut) return { ...verdict, timedOut: true, failure: `pyright timed out` };
   let report: any;
   try {

@@ -89,7 +89,7 @@ export function warningText(w: ComparisonWarning, c: Comparison): string {
     case 'base-commit':
       return `The target differs: base commit ${short(w.a)} in ${a}, ${short(w.b)} in ${b}. A difference may be the code's, not the version's.`;
     case 'sandbox':
-      return `The sandbox differs: ${w.a} in ${a}, ${w.b} in ${b}. An agent outside one can read other slots, earlier records and the home folder: a difference may come from there.`;
+      return `The sandbox differs: ${w.a} in ${a}, ${w.b} in ${b}. An agent outside one can read other slots, earlier records and the home folder, and one with more of the network can fetch more: a difference may come from there.`;
     case 'context':
       return `What else shapes the agent (CLAUDE.md files, .claude/settings*.json, ~/.claude) differs between ${a} and ${b} for STP ${w.stps!.join(', ')}. A difference may come from there, not from the version.`;
     case 'version-changed':

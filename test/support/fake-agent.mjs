@@ -25,6 +25,8 @@
 //   fake: try-read <path>              read a file (`~/` is $HOME; else relative to the working
 //   fake: try-write <path>             directory) / write one, and append `read <path>: ok` or
 //                                      `…: <error code>` to sandbox-attempts.txt there
+//   fake: fetch <url>                  curl it (the proxy variables apply) and append `fetch <url>: <HTTP
+//                                      status>` or `…: curl exit <n>` to sandbox-attempts.txt
 // Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
 // FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event), FAKE_AGENT_RECORD_ENV
 // (comma-separated names whose values go to <folder>.env.json in FAKE_AGENT_RECORD).
@@ -36,7 +38,7 @@
 // then prints `Answer to: <question>` (-p) or `Resumed <id>`, and exits with
 // $FAKE_AGENT_RESUME_EXIT (default 0). FAKE_AGENT_RESUME_WRITE=<path>: first appends a line to that
 // file; FAKE_AGENT_RESUME_HANG=1: then waits until ended.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -140,6 +142,10 @@ for (const d of directives) {
       outcome = error.code ?? String(error);
     }
     fs.appendFileSync(path.join(cwd, 'sandbox-attempts.txt'), `${d.verb.slice(4)} ${d.arg}: ${outcome}\n`);
+  } else if (d.verb === 'fetch') {
+    const curl = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '30', d.arg], { encoding: 'utf8' });
+    const outcome = curl.status === 0 ? curl.stdout.trim() : curl.error ? `curl ${curl.error.code}` : `curl exit ${curl.status}`;
+    fs.appendFileSync(path.join(cwd, 'sandbox-attempts.txt'), `fetch ${d.arg}: ${outcome}\n`);
   } else if (d.verb === 'sleep') {
     await sleep(Number(d.arg));
   } else if (d.verb === 'grandchild') {

@@ -122,7 +122,7 @@ export async function runCheck(spec: CheckSpec, target: CheckTarget): Promise<Ch
 
 async function pyright(spec: CheckSpec, t: CheckTarget): Promise<Omit<CheckResult, 'durationMs'>> {
   if (t.pythonFiles.length === 0) return nothingToCheck();
-  const verdict = await checkPython(t.slotDir, t.pythonFiles, { python: t.python, timeoutMs: spec.timeoutMs, signal: t.signal });
+  const verdict = await checkPython(t.slotDir, t.pythonFiles, { python: t.python, timeoutMs: spec.timeoutMs, signal: t.signal, wrap: t.wrap });
   await writeJsonAtomic(path.join(t.outDir, 'pyright.json'), { format: 1, ...verdict });
   if (verdict.timedOut) return timedOut(spec);
   if (verdict.failure) return { passed: null, count: null, error: verdict.failure };

@@ -162,7 +162,7 @@ async function verifyOne(e: ManifestExperiment, req: VerifyRequest, scratch: Scr
     await fs.remove(outDir);
     // The checkout's objects are the mirror's (a shared clone): shown with the slot's .venv, read-only.
     const view = req.sandbox && (await slotView(req.sandbox, { slotDir: checkout, python, readOnly: [scratch.mirror, ...(venv ? [venv] : [])] }));
-    checks = await runChecks(req.checks, { wrap: view?.wrap, slotDir: checkout, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles ?? [], python, env: req.env, outDir, signal: req.signal });
+    checks = await runChecks(req.checks, { wrap: view?.wrap, slotDir: checkout, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles ?? [], python, env: req.env, outDir, signal: req.signal }).finally(() => view?.cleanup());
   } finally {
     // Removal follows no link: the slot's .venv stays.
     await fs.remove(checkout);

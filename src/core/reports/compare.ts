@@ -279,8 +279,10 @@ function warningsOf(reports: Report[], runs: ComparedRun[], stps: Groups, i: num
   const requested = (r: Report) => setOf(r.experiments.map((e) => e.requestedModel)).join(', ');
   const modelsCompared = a.version === b.version && requested(a) !== requested(b);
   if (modelsA && modelsB && modelsA !== modelsB && !modelsCompared) warnings.push({ kind: 'model', runs: pair, a: modelsA, b: modelsB });
-  // Whether the agents were boxed in, not bwrap's release nor why one was not: that changes what an agent can read.
-  const [boxA, boxB] = [a, b].map((r) => setOf(r.experiments.map((e) => e.sandbox?.split(' ')[0])).join(', '));
+  // Whether the agents were boxed in and what of the network they had, not bwrap's release nor why
+  // one was not: that changes what an agent can read and fetch.
+  const boxed = (text: string | undefined) => text && `${text.split(' ')[0]}${/ · network .*$/.exec(text)?.[0] ?? ''}`;
+  const [boxA, boxB] = [a, b].map((r) => setOf(r.experiments.map((e) => boxed(e.sandbox))).join(', '));
   if (boxA && boxB && boxA !== boxB) warnings.push({ kind: 'sandbox', runs: pair, a: a.sandboxes.join(', '), b: b.sandboxes.join(', ') });
   const [baseA, baseB] = [a, b].map((r) => r.baseCommits.join(', '));
   if (baseA !== baseB) warnings.push({ kind: 'base-commit', runs: pair, a: baseA, b: baseB });

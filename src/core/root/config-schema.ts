@@ -9,6 +9,8 @@ const envName = z.string().regex(ENV_NAME, 'an environment variable name: letter
 const envEntry = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(=.*)?$/s, 'NAME or NAME=VALUE');
 /** "90s", "30m", "2h", or a number of seconds: read by core/root/duration.ts. */
 const duration = z.union([z.string().min(1), z.number().positive()]);
+/** "on", "off", or the hosts an allow-list lets through: "pypi.org,127.0.0.1:8080" or a list; read by core/agent/network.ts. */
+const network = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 /** Settings that hold for every version, or for one under `versions`. */
 const runSettings = {
@@ -47,7 +49,11 @@ const runSettings = {
     .optional(),
 };
 
-export const VersionSettings = z.strictObject(runSettings);
+export const VersionSettings = z.strictObject({
+  ...runSettings,
+  /** This version's network, over the config's `sandbox.network`, like --network. */
+  sandbox: z.strictObject({ network: network.optional().describe(configHelp('sandbox.network')) }).optional(),
+});
 
 export const Config = z.strictObject({
   ...runSettings,
@@ -68,12 +74,21 @@ export const Config = z.strictObject({
   concurrency: z.number().int().positive().optional().describe(configHelp('concurrency')),
   /**
    * Where agents run: "auto" (bubblewrap where it works, else none with a warning), "bwrap", "none";
-   * or `{ mode, readOnly, readWrite }` with paths added to each agent's view (`~/…`, or relative to the root), like --sandbox.
+   * or `{ mode, readOnly, readWrite }` with paths added to each agent's view (`~/…`, or relative to the root), like --sandbox;
+   * `network`, what agents reach, like --network; `checkNetwork`, what checks reach (default "off").
    */
   sandbox: z
     .union([
       z.enum(['auto', 'bwrap', 'none']),
-      z.strictObject({ mode: z.enum(['auto', 'bwrap', 'none']).optional(), readOnly: z.array(z.string().min(1)).optional(), readWrite: z.array(z.string().min(1)).optional() }),
+      z.strictObject({
+        mode: z.enum(['auto', 'bwrap', 'none']).optional(),
+        readOnly: z.array(z.string().min(1)).optional(),
+        readWrite: z.array(z.string().min(1)).optional(),
+        network: network.optional().describe(configHelp('sandbox.network')),
+        checkNetwork: network.optional(),
+        /** false: the model API's host is not added to an allow-list (the agent reaches its model through one you list). */
+        modelApi: z.boolean().optional(),
+      }),
     ])
     .optional().describe(configHelp('sandbox')),
   /** Where a run's experiments run: "local" (this machine), or "slurm" (a job array), like --executor. */

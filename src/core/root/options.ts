@@ -65,6 +65,7 @@ export const OPTIONS = {
   slurmTask: { flags: '--slurm-task', help: 'this ptg is one task of a run submitted to Slurm (set by the job script)' },
   sandbox: { flags: '--sandbox <mode>', help: 'auto (bubblewrap where it works, else none with a warning), bwrap, none (env PTG_SANDBOX)', config: 'sandbox' },
   sandboxRo: { flags: '--sandbox-ro <path>', help: "show the agent this file or folder read-only, repeatable: --sandbox-ro ~/.kube/config", repeatable: true },
+  network: { flags: '--network <hosts>', help: 'what the agents reach: on (default), off, or only HOST[:PORT],... through a proxy (the model API added): --network pypi.org,files.pythonhosted.org', config: 'sandbox.network' },
   sandboxRw: { flags: '--sandbox-rw <path>', help: 'show the agent this file or folder read-write, repeatable: --sandbox-rw ~/.cache/pip', repeatable: true },
 } satisfies Record<string, OptionSpec>;
 

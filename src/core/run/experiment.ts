@@ -200,6 +200,7 @@ async function followAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: 
     await writeStatus(exp.dir, status, ctx.secrets);
     ctx.onStarted?.(agent.pid);
     const exit = await follow(agent, file(FILES.jsonl), file(FILES.log), parser, ctx);
+    if (view?.refused.length) status.networkRefused = [...view.refused];
     return { exit: view ? unwrapExit(exit) : exit, figures: parser.figures, sandboxed: Boolean(view) };
   } catch (error) {
     // ptg failed while the agent runs (its log could not be written): the agent ends too.
@@ -337,7 +338,11 @@ async function recordChanges(exp: ExperimentPlan, ctx: ExperimentContext, slot: 
   // The checks run what the agent wrote (pytest imports it): in the same view as the agent, less its session.
   const view = ctx.sandbox && (await slotView(ctx.sandbox, { slotDir: exp.slotDir, python: slot.python.python }));
   const target = { wrap: view?.wrap, slotDir: exp.slotDir, pythonFiles: present.filter((p) => p.endsWith('.py')), testFiles: status.testFiles, python: slot.python.python, env: ctx.env, outDir: file(CHECKS_DIR), signal: ctx.signal };
-  status.checks = await runChecks(ctx.checks, target, ctx.checkLimit);
+  try {
+    status.checks = await runChecks(ctx.checks, target, ctx.checkLimit);
+  } finally {
+    await view?.cleanup();
+  }
   await keepPyrightField(exp.dir, status);
 }
 

@@ -8,6 +8,7 @@ import { runCommand, which } from '../../io/process/proc.js';
 import { pyrightVersion } from '../../io/pyright.js';
 import { type AgentChoice, askAgentVersion, DEFAULT_AGENT, locateAgent } from '../agent/agent.js';
 import { prepareSandbox, type SandboxSettings } from '../agent/sandbox.js';
+import { networkText } from '../workspace/manifest.js';
 import { paths, readSlot, readWorkspace } from '../workspace/workspace.js';
 
 export interface Check {
@@ -138,8 +139,11 @@ async function historyCheck(workspace: string, add: Add): Promise<void> {
 async function sandboxCheck(settings: () => SandboxSettings, env: NodeJS.ProcessEnv, workspace: string, agentPath?: string): Promise<[boolean, string, boolean]> {
   try {
     const sandbox = await prepareSandbox(settings(), { env, workspace, agentPath });
-    if (sandbox.record.kind === 'bwrap') return [true, `bwrap ${sandbox.record.version}: each agent sees its slot, the tools and its own session, nothing else`, false];
-    return [!sandbox.warning, sandbox.warning ?? `none: ${sandbox.record.reason}`, true];
+    const { record } = sandbox;
+    if (record.kind === 'bwrap') {
+      return [true, `bwrap ${record.version}: each agent sees its slot, the tools and its own session, nothing else; network ${networkText(record.network)} (checks: ${networkText(record.checkNetwork)})`, false];
+    }
+    return [!sandbox.warning, sandbox.warning ?? `none: ${record.reason}`, true];
   } catch (error) {
     if (error instanceof UsageError) return [false, error.message, false];
     throw error;

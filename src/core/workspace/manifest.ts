@@ -28,13 +28,28 @@ export interface AgentContext {
   files: string[];
 }
 
-/** What status.json and the manifest say an experiment ran under (core/agent/sandbox.ts). */
-export type SandboxRecord = { kind: 'bwrap'; version: string } | { kind: 'none'; reason: string };
+/** What of the network a sandbox let through (core/agent/network.ts): `on`, `off`, or the allowed `host:port`s. */
+export type NetworkRecord = 'on' | 'off' | string[];
 
-/** `bwrap 0.8.0`, or `none (bubblewrap (bwrap) is not on PATH)`. */
+export function networkText(n: NetworkRecord | undefined): string {
+  return n === undefined ? 'on' : Array.isArray(n) ? n.join(', ') : n;
+}
+
+/** What status.json and the manifest say an experiment ran under (core/agent/sandbox.ts). */
+export type SandboxRecord = ({ kind: 'bwrap'; version: string } & SandboxNetwork) | ({ kind: 'none'; reason: string } & SandboxNetwork);
+
+interface SandboxNetwork {
+  /** What the agents reached of the network (core/agent/network.ts); unrecorded before ptg limited it: on. */
+  network?: NetworkRecord;
+  /** What the checks reached. */
+  checkNetwork?: NetworkRecord;
+}
+
+/** `bwrap 0.8.0`, `bwrap 0.8.0 · network off`, or `none (bubblewrap (bwrap) is not on PATH)`. */
 export function sandboxText(record: SandboxRecord | undefined): string {
   if (!record) return 'none (ptg before sandboxes)';
-  return record.kind === 'bwrap' ? `bwrap ${record.version}` : `none (${record.reason})`;
+  const network = record.network && record.network !== 'on' ? ` · network ${networkText(record.network)}` : '';
+  return record.kind === 'bwrap' ? `bwrap ${record.version}${network}` : `none (${record.reason})`;
 }
 
 export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted' | 'skipped';
@@ -69,6 +84,8 @@ export interface ExperimentStatus {
   durationMs?: number;
   timeoutMs?: number;
   /** Why ptg ended the agent: its --timeout, --idle-timeout, an interrupt, a hang after its result. */
+  /** With a network allow-list: the `host:port`s the agent asked for and the proxy refused. */
+  networkRefused?: string[];
   stopReason?: 'timeout' | 'idle' | 'interrupt' | 'after_result' | 'error';
   /** `budget`: never started because the run's --max-cost was spent, or ended by the agent's own --max-budget-usd. */
   budget?: 'run' | 'experiment';

@@ -22,13 +22,15 @@ export interface BwrapOptions {
   /** As root, bwrap keeps every capability inside unless told: CAP_SYS_ADMIN could undo the mounts. */
   dropCapabilities: boolean;
   setenv?: Record<string, string>;
+  /** `none`: a network namespace of its own, loopback alone (bwrap brings it up). Default: the machine's. */
+  network?: 'shared' | 'none';
 }
 
 const FLAG: Record<'ro' | 'rw' | 'tmpfs' | 'proc' | 'dev', string> = { ro: '--ro-bind', rw: '--bind', tmpfs: '--tmpfs', proc: '--proc', dev: '--dev' };
 
 /**
  * bwrap's flags (not its path) for a process that sees `mounts` and nothing else: its own PID
- * namespace, ended with its parent, the network shared. Mounts go parents first (bwrap applies
+ * namespace, ended with its parent, the network shared unless `network` is none. Mounts go parents first (bwrap applies
  * them in order, and a tmpfs would cover what was bound under it before); of two at one path the
  * later wins; a bind inside one of the same kind is left out. The root is read-only at the end,
  * so a write outside what is bound fails rather than landing in bwrap's throw-away root.
@@ -36,7 +38,7 @@ const FLAG: Record<'ro' | 'rw' | 'tmpfs' | 'proc' | 'dev', string> = { ro: '--ro
 export function bwrapArgs(mounts: Mount[], opts: BwrapOptions): string[] {
   // No --new-session: a run's agents have no terminal (ptg starts them in a session of their
   // own), and a handoff's must keep the user's; a new session would also leave ptg's process group.
-  const args = ['--unshare-pid', '--die-with-parent', ...(opts.dropCapabilities ? ['--cap-drop', 'ALL'] : [])];
+  const args = ['--unshare-pid', ...(opts.network === 'none' ? ['--unshare-net'] : []), '--die-with-parent', ...(opts.dropCapabilities ? ['--cap-drop', 'ALL'] : [])];
   const ordered = orderMounts(mounts);
   for (const m of ordered) {
     if (m.kind === 'symlink') args.push('--symlink', m.target, m.path);
@@ -92,10 +94,11 @@ export type BwrapProbe = { ok: true; version: string } | { ok: false; cause: str
 
 /**
  * Does bwrap work here, with the namespaces ptg uses? It fails where user namespaces are not
- * allowed (a sysctl, AppArmor, a container without them) with its own message, which is the cause.
+ * allowed (a sysctl, AppArmor, a container without them) with its own message, which is the cause;
+ * with `unshareNet`, also where a network namespace is not (a run that limits the network needs one).
  */
-export async function probeBwrap(bwrap: string, dropCapabilities: boolean): Promise<BwrapProbe> {
-  const flags = ['--unshare-pid', '--die-with-parent', ...(dropCapabilities ? ['--cap-drop', 'ALL'] : []), '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', 'true'];
+export async function probeBwrap(bwrap: string, dropCapabilities: boolean, unshareNet = false): Promise<BwrapProbe> {
+  const flags = ['--unshare-pid', ...(unshareNet ? ['--unshare-net'] : []), '--die-with-parent', ...(dropCapabilities ? ['--cap-drop', 'ALL'] : []), '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', 'true'];
   const [started, version] = await Promise.all([quick(bwrap, flags), quick(bwrap, ['--version'])]);
   if (!started.ok) return { ok: false, cause: `bubblewrap cannot start a sandbox here: ${started.message}` };
   return { ok: true, version: /(\d+(?:\.\d+)+)/.exec(version.output)?.[1] ?? (version.output.trim() || 'unknown') };
