@@ -117,7 +117,7 @@ describe('per-version settings and the agent\'s environment', () => {
     fs.writeJsonSync(config, { versions: { v1: { requiredEnvs: ['X'] } } });
     const key = await w.run(['v1']);
     assert.equal(key.code, 2);
-    assert.equal(key.stderr.trim(), 'ptg: ptg.config.json: unknown key "versions.v1.requiredEnvs". Known keys in "versions.v1": requiredEnv, env, artifacts, model, sequential, carry, checks.');
+    assert.equal(key.stderr.trim(), 'ptg: ptg.config.json: unknown key "versions.v1.requiredEnvs". Known keys in "versions.v1": requiredEnv, env, artifacts, model, sequential, carry, checks, sandbox.');
   });
 });
 

@@ -140,7 +140,9 @@ describe('the sandbox', () => {
     const [a, b] = await Promise.all([httpServer(), httpServer()]);
     try {
       const fetchBoth = `# STP 1\nfake: fetch http://127.0.0.1:${a.port}/a\nfake: fetch http://127.0.0.1:${b.port}/b\n${write('tests/test_one.py', 'def test_one():\n    pass\n')}`;
-      const w = await setUpWorkspace({ '1': fetchBoth }, { versions: { v2: { sandbox: { network: 'off' } } } });
+      // A check that calls out: checks run with the network off, unless verify is told otherwise.
+      const checks = [{ name: 'fetch', run: `curl -sf -o /dev/null http://127.0.0.1:${a.port}/check` }];
+      const w = await setUpWorkspace({ '1': fetchBoth }, { checks, versions: { v2: { sandbox: { network: 'off' } } } });
       const outcome = async (args: string[], runId: string, version = 'v1') => {
         const r = await w.run([version, ...args, '--run-id', runId]);
         assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -151,6 +153,12 @@ describe('the sandbox', () => {
       assert.deepEqual(open.fetched, [`fetch http://127.0.0.1:${a.port}/a: 200`, `fetch http://127.0.0.1:${b.port}/b: 200`]);
       assert.equal(open.status.sandbox.network, 'on');
       assert.equal(open.status.sandbox.checkNetwork, 'off');
+      assert.equal(open.status.checks.fetch.passed, false);
+      const verified = await ptg(['verify', 'v1', 'open', '--network', `127.0.0.1:${a.port}`], { cwd: w.root });
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      const again = statusOf(w.expDir('1', 'v1', 'open')).verifications[0];
+      assert.equal(again.checks.fetch.passed, true);
+      assert.deepEqual(again.sandbox.checkNetwork, [`127.0.0.1:${a.port}`]);
 
       const off = await outcome(['--network', 'off'], 'off');
       assert.deepEqual(off.fetched.map((l) => l.replace(/^.*: /, '')), ['curl exit 7', 'curl exit 7'], off.fetched.join('\n'));
@@ -161,7 +169,7 @@ describe('the sandbox', () => {
       assert.deepEqual(listed.fetched, [`fetch http://127.0.0.1:${a.port}/a: 200`, `fetch http://127.0.0.1:${b.port}/b: 403`]);
       assert.deepEqual(listed.status.sandbox.network, [`127.0.0.1:${a.port}`, 'api.anthropic.com:443']);
       assert.deepEqual(listed.status.networkRefused, [`127.0.0.1:${b.port}`]);
-      assert.deepEqual([a.paths, b.paths], [['/a', '/a'], ['/b']]);
+      assert.deepEqual([a.paths, b.paths], [['/a', '/check', '/a'], ['/b']]);
       assert.equal(listed.status.state, 'succeeded');
     } finally {
       a.server.close();
