@@ -31,6 +31,8 @@ const OTHER_TOOLS: Record<string, string> = {
   '--collect-only': 'pytest',
   '--security-opt': 'docker',
   '--die-with-parent': 'bwrap',
+  '--unshare-net': 'bwrap',
+  '--ro-bind': 'bwrap',
 };
 
 const help = (args: string[]) => execFileSync(process.execPath, [PTG_BIN, ...args, '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

@@ -12,8 +12,8 @@ import fs from 'node:fs';
 
 /** Where the bridge listens inside the sandbox (its own network namespace: always free). */
 export const PROXY_PORT = 3128;
-/** Where the proxy's socket is inside the sandbox. */
-export const PROXY_SOCKET = '/run/ptg-proxy.sock';
+/** Where the proxy's socket is inside the sandbox: in its private /tmp, always there (a mount point: it cannot be removed). */
+export const PROXY_SOCKET = '/tmp/.ptg-proxy.sock';
 
 export interface NetProxy {
   /** The socket outside, to bind at PROXY_SOCKET. */
