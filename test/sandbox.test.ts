@@ -94,21 +94,24 @@ describe('the sandbox', () => {
     });
   }
 
-  test('ptg handoff resumes the session in the sandbox, and ending ptg ends it', async () => {
-    const w = await setUpWorkspace({ '1': `# STP 1\n${write('tests/test_one.py', 'def test_one():\n    pass\n')}` });
-    const env = { CLAUDE_CONFIG_DIR: path.join(w.dir, 'claude-config') };
-    assert.equal((await w.run(['v1', '--run-id', 'first'], { env })).code, 0);
-    let pid = 0;
-    const handing = ptg(['handoff', 'v1', 'first', '--stp', '1'], { cwd: w.root, env: { ...env, IS_SANDBOX: '1', FAKE_AGENT_RESUME_HANG: '1' }, onSpawn: (p) => (pid = p) });
-    const inside = await waitFor('the resumed agent in bubblewrap', () => {
-      const found = sandboxedAgents(w.ws);
-      return found.length >= 3 && found;
+  for (const network of [[], ['--network', 'pypi.org']]) {
+    test(`ptg handoff ${network.join(' ')} resumes the session in the sandbox, and ending ptg ends it`, async () => {
+      const w = await setUpWorkspace({ '1': `# STP 1\n${write('tests/test_one.py', 'def test_one():\n    pass\n')}` });
+      const env = { CLAUDE_CONFIG_DIR: path.join(w.dir, 'claude-config') };
+      assert.equal((await w.run(['v1', '--run-id', 'first'], { env })).code, 0);
+      let pid = 0;
+      const handing = ptg(['handoff', 'v1', 'first', '--stp', '1', ...network], { cwd: w.root, env: { ...env, IS_SANDBOX: '1', FAKE_AGENT_RESUME_HANG: '1' }, onSpawn: (p) => (pid = p) });
+      // bwrap, its init, the agent; with an allow-list the bridge too.
+      const inside = await waitFor('the resumed agent in bubblewrap', () => {
+        const found = sandboxedAgents(w.ws);
+        return found.length >= 3 + (network.length ? 1 : 0) && found;
+      });
+      process.kill(pid, 'SIGTERM');
+      const r = await handing;
+      assert.equal(r.code, 143, r.stderr);
+      await waitFor('no agent left', () => inside.every((p) => !isAlive(p)), 2000);
     });
-    process.kill(pid, 'SIGTERM');
-    const r = await handing;
-    assert.equal(r.code, 143, r.stderr);
-    await waitFor('no agent left', () => inside.every((p) => !isAlive(p)), 2000);
-  });
+  }
 
   test('a --timeout ends the sandboxed tree', async () => {
     const w = await setUpWorkspace({ '1': '# STP 1\nfake: grandchild\nfake: ignore-term\nfake: hang\n' });
