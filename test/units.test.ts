@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseDuration, formatDuration } from '../src/core/root/duration.js';
@@ -13,6 +15,7 @@ import { nodeSatisfies } from '../src/core/setup/doctor.js';
 import { StreamJsonParser } from '../src/io/streamjson.js';
 import { tailLines } from '../src/io/files.js';
 import { worktreeAndCommitTrees, worktreeTree } from '../src/io/git.js';
+import { startProxy } from '../src/io/process/net-proxy.js';
 import { allows, type HostRule, networkRecord, parseNetwork, withModelApi } from '../src/core/agent/network.js';
 import { git, PROJECT, tmpDir } from './support/fixtures.js';
 
@@ -214,5 +217,41 @@ describe('the network of a run (--network)', () => {
     assert.deepEqual(networkRecord(withModelApi(parse('pypi.org'), { ANTHROPIC_BASE_URL: 'http://127.0.0.1:4000/v1' })), ['pypi.org', '127.0.0.1:4000']);
     assert.deepEqual(networkRecord(withModelApi(parse('*.anthropic.com'), {})), ['*.anthropic.com']);
     assert.deepEqual(withModelApi(parse('off'), {}), { kind: 'off' });
+  });
+});
+
+describe('the allow-list proxy', () => {
+  test('CONNECT tunnels to an allowed host:port, refuses others with 403 and names them, and says 502 where nothing listens', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const port = (echo.address() as net.AddressInfo).port;
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const free = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(free));
+      });
+    });
+    const proxy = await startProxy((host, p) => host === '127.0.0.1' && (p === port || p === closed));
+    const connect = (target: string) =>
+      new Promise<{ status: number; echoed?: string }>((resolve, reject) => {
+        const req = http.request({ socketPath: proxy.socket, method: 'CONNECT', path: target });
+        req.on('connect', (res, socket) => {
+          if (res.statusCode !== 200) return void (socket.destroy(), resolve({ status: res.statusCode! }));
+          socket.once('data', (d) => (socket.destroy(), resolve({ status: 200, echoed: String(d) })));
+          socket.write('hello');
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      assert.deepEqual(await connect(`127.0.0.1:${port}`), { status: 200, echoed: 'hello' });
+      assert.deepEqual(await connect('example.com:443'), { status: 403 });
+      assert.deepEqual(await connect(`127.0.0.1:${closed}`), { status: 502 });
+      assert.deepEqual(proxy.refused, ['example.com:443']);
+    } finally {
+      await proxy.close();
+      echo.close();
+    }
+    assert.ok(!fs.existsSync(proxy.socket));
   });
 });

@@ -55,7 +55,9 @@ export async function startProxy(allowed: (host: string, port: number) => boolea
     if (!match) return void client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
     const [host, port] = [match[1]!, Number(match[2])];
     if (!allowed(host, port)) return void client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\n\r\n${refuse(`${host}:${port}`)}`);
+    let connected = false;
     const upstream = net.connect(port, host, () => {
+      connected = true;
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(client);
@@ -65,7 +67,8 @@ export async function startProxy(allowed: (host: string, port: number) => boolea
       open.add(s);
       s.once('close', () => open.delete(s));
     }
-    upstream.on('error', (e) => (client.writable && !upstream.readyState.startsWith('open') ? client.end(`HTTP/1.1 502 Bad Gateway\r\n\r\nptg: ${host}:${port}: ${e.message}\n`) : client.destroy()));
+    // Before the tunnel: the client reads why; after: the tunnel ends as a connection would.
+    upstream.on('error', (e) => (connected ? client.destroy() : client.end(`HTTP/1.1 502 Bad Gateway\r\n\r\nptg: ${host}:${port}: ${e.message}\n`)));
     client.on('close', () => upstream.destroy());
   });
   server.on('connection', (s) => {
