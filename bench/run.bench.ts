@@ -42,7 +42,7 @@ export const runBench: Benchmark = {
       const before: number[] = [];
       const after: number[] = [];
       const ptgRun = async () => {
-        const r = await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'bwrap'], { cwd: root, env });
+        const r = await ptgOk(['run', 'v1', '--start-gap', '0', '--agent', FAKE_AGENT, '--sandbox', 'bwrap'], { cwd: root, env });
         const endedAt = Date.now();
         keep('ptg', r);
         const statuses = experimentDirs(ws, 'v1', runIdOf(r.stdout)).map((d) => fs.readJsonSync(path.join(d, 'status.json')) as { startedAt: string; finishedAt: string });
@@ -52,9 +52,9 @@ export const runBench: Benchmark = {
       };
       // The same run with no sandbox: what bubblewrap costs (issue 19).
       const unsandboxed = async () => {
-        keep('open', await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'none'], { cwd: root, env }));
+        keep('open', await ptgOk(['run', 'v1', '--start-gap', '0', '--agent', FAKE_AGENT, '--sandbox', 'none'], { cwd: root, env }));
       };
-      const writing = async () => keep('wptg', await ptgOk(['run', 'v1', '--agent', FAKE_AGENT, '--sandbox', 'bwrap'], { cwd: wroot, env }));
+      const writing = async () => keep('wptg', await ptgOk(['run', 'v1', '--start-gap', '0', '--agent', FAKE_AGENT, '--sandbox', 'bwrap'], { cwd: wroot, env }));
       for (let rep = 0; rep < ctx.reps; rep++) {
         const order =
           rep % 2 === 0

@@ -78,6 +78,7 @@ function run(cli: Command): void {
       .argument('<version>', 'a version folder of the root, e.g. v2.1')
       .addOption(opt('stp'))
       .addOption(opt('concurrency'))
+      .addOption(opt('startGap'))
       .addOption(opt('timeout'))
       .addOption(opt('idleTimeout'))
       .addOption(opt('agent'))

@@ -31,7 +31,7 @@ interface Outcome {
 function stpText(id: string, o: Outcome, extra = ''): string {
   const file = `x = 1\n${'# TODO\n'.repeat(o.todo)}`;
   return `# STP ${id}\nfake: write tests/test_${id}.py ${JSON.stringify(file)}\nfake: cost ${o.cost}\nfake: turns ${o.turns}\n`
-    + `${o.outcome === 'flaky' ? 'fake: flaky 529\n' : o.outcome === 'fail' ? 'fake: exit 3\n' : ''}${extra}`;
+    + `${o.outcome === 'flaky' ? 'fake: flaky 500\n' : o.outcome === 'fail' ? 'fake: exit 3\n' : ''}${extra}`;
 }
 
 // The outcomes compare-reference.py takes: per STP 1..6.

@@ -150,24 +150,47 @@ describe('ptg run --dry-run', () => {
 });
 
 describe('ptg run --retries', () => {
-  test('a transient 529 is run again and succeeds; a plain failure and a timeout are not retried', async () => {
+  test('a transient 500 is run again and succeeds; a plain failure and a timeout are not retried', async () => {
     const record = tmpDir('ptg-record-');
-    const w = await setUpWorkspace({ '1': '# STP 1\nfake: flaky 529\n', '2': '# STP 2\nfake: exit 3\n', '3': '# STP 3\nfake: hang\n' });
+    const w = await setUpWorkspace({ '1': '# STP 1\nfake: flaky 500\n', '2': '# STP 2\nfake: exit 3\n', '3': '# STP 3\nfake: hang\n' });
     const r = await w.run(['v1', '--retries', '2', '--timeout', '2s', '--run-id', 'retry'], { env: { FAKE_AGENT_RECORD: record } });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /\[STP 1\] API error 529: trying again \(attempt 2\)/);
+    assert.match(r.stdout, /\[STP 1\] API error 500: trying again \(attempt 2\)/);
     const one = w.expDir('1', 'v1', 'retry');
     const s1 = fs.readJsonSync(path.join(one, 'status.json'));
     assert.equal(s1.state, 'succeeded');
-    assert.deepEqual(s1.retries, [{ attempt: 1, reason: 'API error 529', costUsd: 0.0125, tokens: { input: 1000, output: 200, cacheRead: 50, cacheCreation: 10 } }]);
+    assert.deepEqual(s1.retries, [{ attempt: 1, reason: 'API error 500', costUsd: 0.0125, tokens: { input: 1000, output: 200, cacheRead: 50, cacheCreation: 10 } }]);
     assert.equal(s1.costUsd, 0.025, 'both attempts are paid for');
     assert.equal(s1.tokens.input, 2000);
-    assert.equal(fs.readJsonSync(path.join(one, 'attempt-1', 'status.json')).apiErrorStatus, 529);
+    assert.equal(fs.readJsonSync(path.join(one, 'attempt-1', 'status.json')).apiErrorStatus, 500);
     const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/retry/manifest.json'));
     assert.deepEqual(manifest.experiments.map((e: { attempts: number; state: string }) => [e.state, e.attempts]), [['succeeded', 2], ['failed', 1], ['timed_out', 1]]);
     for (const stp of ['2', '3']) assert.ok(!fs.existsSync(path.join(w.expDir(stp, 'v1', 'retry'), 'attempt-1')), `STP ${stp} was not retried`);
     assert.equal((await ptg(['collect', 'v1', 'retry'], { cwd: w.root })).code, 0);
-    assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_retry', 'summary.md'), 'utf8'), /Attempts: 2 \(attempt 1: API error 529, \$0\.0125\); cost and tokens count all of them\./);
+    assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_retry', 'summary.md'), 'utf8'), /Attempts: 2 \(attempt 1: API error 500, \$0\.0125\); cost and tokens count all of them\./);
+  });
+});
+
+describe('adaptive concurrency', () => {
+  test('an API that serves 2 at once: -j 4 --repeat 3 over 4 STPs finishes 12/12 with at most 6 refused starts, queued again, the changes said and kept', async () => {
+    const capacity = tmpDir('ptg-capacity-');
+    const stp = (n: number) => `# STP ${n}\nfake: capacity 2\nfake: sleep 1500\nfake: write tests/test_${n}.py "def test_${n}():\\n    pass\\n"\n`;
+    const w = await setUpWorkspace({ '1': stp(1), '2': stp(2), '3': stp(3), '4': stp(4) });
+    const r = await w.run(['v1', '-j', '4', '--repeat', '3', '--sandbox-rw', capacity, '--run-id', 'busy'], { env: { FAKE_AGENT_CAPACITY_DIR: capacity } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const refused = fs.readFileSync(path.join(capacity, 'refused.log'), 'utf8').split('\n').filter(Boolean);
+    assert.ok(refused.length >= 1 && refused.length <= 6, `${refused.length} refused starts`);
+    assert.equal(fs.readFileSync(path.join(capacity, 'served.log'), 'utf8').split('\n').filter(Boolean).length, 12);
+    const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/busy/manifest.json'));
+    assert.deepEqual(manifest.experiments.map((e: { state: string }) => e.state), Array(12).fill('succeeded'));
+    assert.deepEqual(manifest.concurrencyChanges[0], { ...manifest.concurrencyChanges[0], from: 4, to: 2 });
+    assert.match(manifest.concurrencyChanges[0].reason, /^API error 429 at STP \d/);
+    assert.match(r.stdout, /concurrency 4 → 2: API error 429 at STP \d/);
+    assert.match(r.stdout, /API error 429 before any work: queued again \(not a failure\)/);
+    const statuses = manifest.experiments.map((e: { dir: string }) => fs.readJsonSync(path.join(e.dir, 'status.json')));
+    const queued = statuses.flatMap((s: { retries?: { rateLimited?: boolean }[] }) => s.retries ?? []);
+    assert.equal(queued.length, refused.length);
+    assert.ok(queued.every((a: { rateLimited?: boolean }) => a.rateLimited));
   });
 });
 

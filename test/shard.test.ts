@@ -47,7 +47,7 @@ describe('many machines: run shards, pack, merge', () => {
     '2': '# STP 2\nfake: exit 2\nfake: cost 0.2\n',
     '3': '# STP 3\nfake: write tests/test_3.py "x: int = \\"no\\"\\n"\nfake: cost 0.3\n',
     '4': '# STP 4\nfake: cost 0.4\n',
-    '5': '# STP 5\nfake: error 529 overloaded\n',
+    '5': '# STP 5\nfake: error 500 internal\n',
   };
   const TIMING = new Set(['date', 'durationMs', 'medianDurationMs']);
   const withoutTiming = (value: unknown): unknown =>

@@ -16,6 +16,7 @@ import { StreamJsonParser } from '../src/io/streamjson.js';
 import { tailLines } from '../src/io/files.js';
 import { worktreeAndCommitTrees, worktreeTree } from '../src/io/git.js';
 import { startProxy } from '../src/io/process/net-proxy.js';
+import { AdaptiveLimit } from '../src/core/run/concurrency.js';
 import { allows, type HostRule, networkRecord, parseNetwork, withModelApi } from '../src/core/agent/network.js';
 import { git, PROJECT, tmpDir } from './support/fixtures.js';
 
@@ -253,5 +254,38 @@ describe('the allow-list proxy', () => {
       echo.close();
     }
     assert.ok(!fs.existsSync(proxy.socket));
+  });
+});
+
+describe('adaptive concurrency', () => {
+  test('a refusal halves the limit once per limit, a round of successes raises it by one, never past -j nor under 1', async () => {
+    const changes: string[] = [];
+    const limit = new AdaptiveLimit(4, 0, (c) => changes.push(`${c.from}→${c.to}`));
+    const places = await Promise.all([limit.take(), limit.take(), limit.take(), limit.take()]);
+    limit.rateLimited(places[2]!.generation, '429');
+    limit.rateLimited(places[3]!.generation, '429'); // the same burst: no second halving
+    assert.equal(limit.limit, 2);
+    for (const p of places) p.leave();
+    // Under the new limit: two places at once, the third waits for one to be left.
+    const [a, b] = [await limit.take(), await limit.take()];
+    let third = false;
+    const c = limit.take().then((p) => ((third = true), p));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(third, false);
+    limit.succeeded();
+    limit.succeeded(); // two in a row at 2: 3
+    assert.equal(limit.limit, 3);
+    const cPlace = await c;
+    assert.ok(third);
+    limit.rateLimited(a.generation, '429'); // started before the raise: not this limit's signal
+    assert.equal(limit.limit, 3);
+    limit.rateLimited(cPlace.generation, '429');
+    assert.equal(limit.limit, 1);
+    limit.rateLimited(cPlace.generation, '429');
+    assert.equal(limit.limit, 1);
+    for (let i = 0; i < 20; i++) limit.succeeded();
+    assert.equal(limit.limit, 4);
+    assert.deepEqual(changes, ['4→2', '2→3', '3→1', '1→2', '2→3', '3→4']);
+    for (const p of [a, b, cPlace]) p.leave();
   });
 });

@@ -17,6 +17,7 @@ export interface RunFlags extends GlobalFlags {
   args: string[];
   stp?: string;
   concurrency?: string;
+  startGap?: string;
   timeout?: string;
   idleTimeout?: string;
   agent?: string;
@@ -49,6 +50,12 @@ export interface RunFlags extends GlobalFlags {
   slurmTask?: boolean;
   signal: AbortSignal;
   ptgVersion: string;
+}
+
+/** --start-gap (or `startGap`): a duration, or 0 for all at once. */
+function startGapOf(value: string | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return value === 0 || (typeof value === 'string' && /^0+(\.0+)?\s*(ms|s|m|h)?$/.test(value.trim())) ? 0 : parseDuration(value, 'start-gap');
 }
 
 function usd(value: string, flag: string): number {
@@ -148,6 +155,7 @@ async function requestOf(flags: RunFlags, ctx: Context, version: Version, stps: 
     agentCommand: chooseAgent(flags.agent, process.env, config.agent?.command).command,
     extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? []), ...perExperimentBudget(flags.maxCostPerExperiment, config.maxCostPerExperiment)],
     concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
+    startGapMs: startGapOf(flags.startGap ?? config.startGap),
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),
     idleTimeoutMs: idleTimeout === undefined ? undefined : parseDuration(idleTimeout, 'idle-timeout'),
     runId: flags.runId,
@@ -195,6 +203,16 @@ async function runWithProgress(plan: RunPlan, req: RunRequest, flags: RunFlags, 
     },
     onExperimentRetry: (exp, attempt, reason) => {
       if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] ${reason}: trying again (attempt ${attempt})`);
+    },
+    onExperimentRequeued: (exp, reason) => {
+      Object.assign(rows.get(exp.dir)!, { state: 'pending', startedAt: undefined });
+      if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] ${reason} before any work: queued again (not a failure)`);
+    },
+    onConcurrencyChanged: (change) => {
+      // Said on a terminal too: the live table would not show why fewer agents run.
+      view?.stop(false);
+      ctx.print(`concurrency ${change.from} → ${change.to}: ${change.reason}`);
+      view?.start(500);
     },
     onExperimentProgress: (exp, figures) => {
       rows.get(exp.dir)!.figures = { ...figures };

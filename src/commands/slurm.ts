@@ -19,6 +19,7 @@ function taskFlags(flags: RunFlags): { runFlags: string[]; env: Record<string, s
   const runFlags: string[] = [];
   const one = (flag: string, value: string | undefined) => value !== undefined && runFlags.push(`${flag}=${value}`);
   one('--concurrency', flags.concurrency);
+  one('--start-gap', flags.startGap);
   one('--timeout', flags.timeout);
   one('--idle-timeout', flags.idleTimeout);
   one('--agent', flags.agent);

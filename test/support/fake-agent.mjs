@@ -27,6 +27,9 @@
 //                                      `…: <error code>` to sandbox-attempts.txt there
 //   fake: fetch <url>                  curl it (the proxy variables apply) and append `fetch <url>: <HTTP
 //                                      status>` or `…: curl exit <n>` to sandbox-attempts.txt
+//   fake: capacity <n>                 the model API serves n agents at once (tokens in
+//                                      $FAKE_AGENT_CAPACITY_DIR, logged in served.log/refused.log there):
+//                                      past that, a 429 result and exit 1, before any work
 // Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
 // FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event), FAKE_AGENT_RECORD_ENV
 // (comma-separated names whose values go to <folder>.env.json in FAKE_AGENT_RECORD).
@@ -119,6 +122,29 @@ if (kept) {
   fs.writeFileSync(kept, `${JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } })}\n`);
 }
 emit({ type: 'assistant', message: { id: 'msg_1', role: 'assistant', model: 'fake-model-1', content: [{ type: 'text', text: `Working on STP ${stpId}.` }], usage }, session_id: session });
+
+// A model API that serves `capacity` agents at once (its tokens are folders in
+// $FAKE_AGENT_CAPACITY_DIR, one per agent served): the rest get a 429, and end as Claude Code does.
+const capacity = has('capacity');
+if (capacity) {
+  const dir = process.env.FAKE_AGENT_CAPACITY_DIR;
+  const claim = (t) => {
+    try {
+      fs.mkdirSync(t);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const token = [...Array(Number(capacity.arg)).keys()].map((i) => path.join(dir, `token-${i}`)).find(claim);
+  fs.appendFileSync(path.join(dir, token ? 'served.log' : 'refused.log'), `${stpId}\n`);
+  if (!token) {
+    const text = 'API Error: 429 {"type":"error","error":{"type":"rate_limit_error","message":"Number of concurrent connections has exceeded your rate limit."}}';
+    emit({ type: 'result', subtype: 'success', is_error: true, api_error_status: 429, duration_ms: 10, num_turns: 1, result: text, session_id: session, total_cost_usd: 0, usage });
+    process.exit(1);
+  }
+  process.on('exit', () => fs.rmSync(token, { recursive: true, force: true }));
+}
 
 let turns = 1;
 for (const d of directives) {

@@ -14,13 +14,17 @@ import { lockSlots } from '../workspace/lock.js';
 import { type ExperimentStatus, type ManifestExperiment, type RunManifest, runDir, sortExperiments, writeManifest } from '../workspace/manifest.js';
 import { mergeExperiments } from '../workspace/shared-manifest.js';
 import { CARRY_OUT } from './carry.js';
-import { type ExperimentContext, type ExperimentPlan, retryReason, runExperiment, skipExperiment } from './experiment.js';
+import { type ExperimentContext, type ExperimentPlan, refusedStart, retryReason, runExperiment, skipExperiment } from './experiment.js';
+import { AdaptiveLimit, type ConcurrencyChange, type Place } from './concurrency.js';
 import { chainKey, type RunPlan, type RunRequest } from './run.js';
 
 export interface RunEvents {
   onExperimentStarted?(exp: ExperimentPlan, pid: number | undefined): void;
   /** A transient API error: the experiment starts again as attempt `attempt`. */
   onExperimentRetry?(exp: ExperimentPlan, attempt: number, reason: string): void;
+  /** A start refused for load: the experiment is queued again. */
+  onExperimentRequeued?(exp: ExperimentPlan, reason: string): void;
+  onConcurrencyChanged?(change: ConcurrencyChange): void;
   onExperimentProgress?(exp: ExperimentPlan, figures: AgentFigures): void;
   onExperimentFinished?(exp: ExperimentPlan, status: ExperimentStatus): void;
 }
@@ -65,7 +69,7 @@ class Execution {
   private readonly statuses: ExperimentStatus[] = [];
   /** The cost running experiments reported so far, by folder. */
   private readonly reported = new Map<string, number>();
-  private readonly agentPlaces: Take;
+  private readonly agentPlaces: AdaptiveLimit;
   /** Checks have a limit of their own: seven pyrights at once would fight seven agents for the cores. */
   private readonly checkLimit: ReturnType<typeof pLimit>;
   private readonly up = new Set<string>();
@@ -81,7 +85,11 @@ class Execution {
   ) {
     this.manifest = plan.manifest;
     this.ws = req.workspace;
-    this.agentPlaces = places(this.manifest.concurrency);
+    this.agentPlaces = new AdaptiveLimit(this.manifest.concurrency, this.manifest.startGapMs ?? 0, (change) => {
+      this.manifest.concurrencyChanges = [...(this.manifest.concurrencyChanges ?? []), change];
+      void this.save();
+      this.events.onConcurrencyChanged?.(change);
+    });
     this.mine = new Set(plan.experiments.map((e) => e.dir));
     this.checkLimit = pLimit(req.checkConcurrency ?? defaultCheckConcurrency());
   }
@@ -154,19 +162,22 @@ class Execution {
 
   /** One experiment, holding a place among the agents while its agent runs. */
   private async one(exp: ExperimentPlan): Promise<void> {
-    let leave = await this.agentPlaces();
+    let place = await this.agentPlaces.take();
     try {
-      await this.attemptAll(exp, () => leave(), async () => {
-        leave();
-        leave = await this.agentPlaces();
+      await this.attemptAll(exp, () => place, async () => {
+        place.leave();
+        place = await this.agentPlaces.take();
       });
     } finally {
-      leave();
+      place.leave();
     }
   }
 
-  /** An experiment and its retries; `agentEnded` gives up its agent place, `again` takes one back for a retry. */
-  private async attemptAll(exp: ExperimentPlan, agentEnded: () => void, again: () => Promise<void>): Promise<void> {
+  /**
+   * An experiment and its retries; `place()` is its agent place (left when the agent ends),
+   * `again` takes one back: at the end of the queue, for a retry or a start refused for load.
+   */
+  private async attemptAll(exp: ExperimentPlan, place: () => Place, again: () => Promise<void>): Promise<void> {
     const e = this.entry(exp);
     if (this.signal.aborted) {
       e.state = 'interrupted';
@@ -177,9 +188,25 @@ class Execution {
     const earlierAttempts: NonNullable<ExperimentStatus['retries']> = [];
     let status: ExperimentStatus;
     for (;;) {
-      status = await runExperiment(exp, this.context(exp, e, earlierAttempts, agentEnded));
+      const { generation } = place();
+      status = await runExperiment(exp, this.context(exp, e, earlierAttempts, () => place().leave()));
+      if (this.signal.aborted) break;
+      const refused = refusedStart(status);
+      const refusals = earlierAttempts.filter((a) => a.rateLimited).length;
+      // Refused among others: not a failure, nor one of --retries; fewer agents at once, and this
+      // one queued again. Refused with one agent at a time, fewer cannot help: an error as any.
+      if (refused && this.agentPlaces.limit > 1 && refusals < MAX_REFUSED_STARTS) {
+        this.agentPlaces.rateLimited(generation, `${refused} at STP ${exp.stp}`);
+        earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason: refused, rateLimited: true, ...ownFigures(status, earlierAttempts) });
+        this.events.onExperimentRequeued?.(exp, refused);
+        await again();
+        await keepAttempt(exp.dir);
+        e.attempts += 1;
+        continue;
+      }
+      if (!refused) this.agentPlaces.succeeded();
       const reason = retryReason(status);
-      if (!reason || earlierAttempts.length >= (this.req.retries ?? 0) || this.signal.aborted) break;
+      if (!reason || earlierAttempts.filter((a) => !a.rateLimited).length >= (this.req.retries ?? 0)) break;
       // A transient API error: the same experiment again, from a clean slot, its files kept in attempt-<k>/.
       earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason, ...ownFigures(status, earlierAttempts) });
       this.events.onExperimentRetry?.(exp, earlierAttempts.length + 1, reason);
@@ -277,9 +304,6 @@ class Execution {
   }
 }
 
-type Take = () => Promise<() => void>;
-
-
 /** One experiment at a time per slot, in the order they ask: `turn(slot, fn)` runs fn once the slot is free. */
 function turns(): <T>(slot: string, fn: () => Promise<T>) => Promise<T> {
   const last = new Map<string, Promise<unknown>>();
@@ -287,28 +311,6 @@ function turns(): <T>(slot: string, fn: () => Promise<T>) => Promise<T> {
     const mine = (last.get(slot) ?? Promise.resolve()).then(fn);
     last.set(slot, mine.catch(() => undefined));
     return mine;
-  };
-}
-
-/**
- * At most `n` agents at once: `take()` waits for a place and gives the function that leaves it
- * (once, however often called). An experiment leaves its place when its agent ends, before its
- * checks, which have a limit of their own: the next agent does not wait for them.
- */
-function places(n: number): Take {
-  let free = n;
-  const waiting: (() => void)[] = [];
-  return async () => {
-    if (free > 0) free--;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      const next = waiting.shift();
-      if (next) next();
-      else free++;
-    };
   };
 }
 
@@ -336,6 +338,8 @@ function backOff(retry: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+/** Starts of one experiment refused for load before it is an error as any (the limit rose again meanwhile). */
+const MAX_REFUSED_STARTS = 10;
 const FINISHED = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);
 const CARRY_FROM = 'carry-from';
 

@@ -364,6 +364,16 @@ export async function skipExperiment(exp: ExperimentPlan, ctx: Pick<ExperimentCo
 }
 
 /**
+ * A start the model API refused for load (429, 529, overloaded) before the agent changed
+ * anything: not a failure, the experiment goes back in the queue (core/run/concurrency.ts).
+ */
+export function refusedStart(status: ExperimentStatus): string | undefined {
+  const reason = retryReason(status);
+  if (!reason || !/429|529|overloaded/.test(reason)) return undefined;
+  return (status.changedFiles?.length ?? 0) === 0 && (status.ignoredFiles?.length ?? 0) === 0 ? reason : undefined;
+}
+
+/**
  * Why an experiment that ended so is worth running again: a transient API error (429, 5xx, 529,
  * overloaded). Never a timeout, an interrupt, a plain failure or a success.
  */

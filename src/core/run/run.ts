@@ -27,6 +27,8 @@ export interface RunRequest {
   agentCommand: string;
   extraArgs: string[];
   concurrency?: number;
+  /** The first wave's agents start this far apart (default START_GAP_MS). */
+  startGapMs?: number;
   timeoutMs?: number;
   idleTimeoutMs?: number;
   runId?: string;
@@ -257,12 +259,16 @@ async function planFresh(req: RunRequest, args: string[], target: { repo: string
   return { manifest, planned, retried: [] };
 }
 
+/** A few hundred ms between the first agents' starts: a burst of them is what trips a rate limiter (Harbor does the same). */
+export const START_GAP_MS = 200;
+
 /** The manifest's concurrency, timeout, marker, and an entry per planned experiment (pending). */
 function settle(manifest: RunManifest, planned: ExperimentPlan[], req: RunRequest): void {
   // A sequential run's chains (one per model and repeat) are independent: -j of them side by side.
   const parallel = manifest.sequential ? new Set(planned.map(chainKey)).size : planned.length;
   manifest.concurrency = Math.max(1, Math.min(req.concurrency ?? parallel, parallel));
   manifest.timeoutMs = req.timeoutMs;
+  manifest.startGapMs = req.startGapMs ?? START_GAP_MS;
   const byDir = new Map(manifest.experiments.map((e) => [e.dir, e]));
   for (const e of planned) {
     const old = byDir.get(e.dir);

@@ -125,7 +125,8 @@ export interface ExperimentStatus {
    * Earlier attempts of this experiment that ended on a transient API error and were run again
    * (--retries), their files in `attempt-<k>/`; cost and tokens above count every attempt.
    */
-  retries?: { attempt: number; reason: string; costUsd?: number; tokens?: Tokens }[];
+  /** Earlier attempts: retried after a transient error (--retries), or `rateLimited`, a start refused for load and queued again. */
+  retries?: { attempt: number; reason: string; rateLimited?: true; costUsd?: number; tokens?: Tokens }[];
   /** A sequential run's carried files: where they came from, lines received and left. */
   carry?: CarryStatus;
   /** What else shapes the agent's behaviour here (CLAUDE.md files, settings, base commit), hashed. */
@@ -206,6 +207,10 @@ export interface RunManifest {
   /** sha256 of the version's installed files (prompt or orchestrator and skills). */
   versionHash: string;
   concurrency: number;
+  /** When the model API's load lowered the number of agents at once, and raised it back (core/run/concurrency.ts). */
+  concurrencyChanges?: { at: string; from: number; to: number; reason: string }[];
+  /** Agents of the first wave start this far apart (--start-gap). */
+  startGapMs?: number;
   timeoutMs?: number;
   repeat: number;
   shard?: string;

@@ -49,32 +49,12 @@ export async function startProxy(allowed: (host: string, port: number) => boolea
     upstream.on('error', (e) => (res.headersSent ? res.destroy() : res.writeHead(502).end(`ptg: ${target}: ${e.message}\n`)));
     req.pipe(upstream);
   });
-  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-    const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(req.url ?? '');
-    client.on('error', () => undefined);
-    if (!match) return void client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
-    const [host, port] = [match[1]!, Number(match[2])];
-    if (!allowed(host, port)) return void client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\n\r\n${refuse(`${host}:${port}`)}`);
-    let connected = false;
-    const upstream = net.connect(port, host, () => {
-      connected = true;
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.once('close', () => open.delete(s));
-    }
-    // Before the tunnel: the client reads why; after: the tunnel ends as a connection would.
-    upstream.on('error', (e) => (connected ? client.destroy() : client.end(`HTTP/1.1 502 Bad Gateway\r\n\r\nptg: ${host}:${port}: ${e.message}\n`)));
-    client.on('close', () => upstream.destroy());
-  });
-  server.on('connection', (s) => {
+  const track = (s: net.Socket) => {
     open.add(s);
     s.once('close', () => open.delete(s));
-  });
+  };
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => tunnel(req.url ?? '', client, head, allowed, refuse, track));
+  server.on('connection', track);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, () => resolve()));
   return {
     socket,
@@ -85,6 +65,28 @@ export async function startProxy(allowed: (host: string, port: number) => boolea
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** CONNECT `target` (`host:port`, TLS inside): a tunnel when allowed, else 403 with why; 502 where nothing answers. */
+function tunnel(target: string, client: net.Socket, head: Buffer, allowed: (host: string, port: number) => boolean, refuse: (target: string) => string, track: (s: net.Socket) => void): void {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(target);
+  client.on('error', () => undefined);
+  if (!match) return void client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+  const [host, port] = [match[1]!, Number(match[2])];
+  if (!allowed(host, port)) return void client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\n\r\n${refuse(`${host}:${port}`)}`);
+  let connected = false;
+  const upstream = net.connect(port, host, () => {
+    connected = true;
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length) upstream.write(head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  });
+  track(client);
+  track(upstream);
+  // Before the tunnel: the client reads why; after: the tunnel ends as a connection would.
+  upstream.on('error', (e) => (connected ? client.destroy() : client.end(`HTTP/1.1 502 Bad Gateway\r\n\r\nptg: ${host}:${port}: ${e.message}\n`)));
+  client.on('close', () => upstream.destroy());
 }
 
 /**
