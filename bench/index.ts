@@ -3,6 +3,7 @@
 // mean more than seconds), then prints one summary line per goal.
 import { checksBench } from './checks.bench.js';
 import { collectBench } from './collect.bench.js';
+import { limitsBench } from './limits.bench.js';
 import { manyBench } from './many.bench.js';
 import { mergeBench } from './merge.bench.js';
 import { outputBench } from './output.bench.js';
@@ -14,7 +15,7 @@ import { slurmBench } from './slurm.bench.js';
 import { startupBench } from './startup.bench.js';
 import { type Benchmark, cleanUp, type Goal, ptgWarnings, table, TIME_BIN } from './support.js';
 
-const BENCHMARKS: Benchmark[] = [startupBench, setupBench, slotOptionsBench, runBench, outputBench, manyBench, collectBench, checksBench, shardsBench, mergeBench, slurmBench];
+const BENCHMARKS: Benchmark[] = [startupBench, setupBench, slotOptionsBench, runBench, outputBench, manyBench, limitsBench, collectBench, checksBench, shardsBench, mergeBench, slurmBench];
 
 const USAGE = `Usage: npm run bench -- [--only NAMES] [--reps N]
   --only NAMES   comma separated, in any order: ${BENCHMARKS.map((b) => b.name).join(',')}

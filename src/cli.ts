@@ -79,6 +79,7 @@ function run(cli: Command): void {
       .addOption(opt('stp'))
       .addOption(opt('concurrency'))
       .addOption(opt('startGap'))
+      .addOption(opt('maxWait'))
       .addOption(opt('timeout'))
       .addOption(opt('idleTimeout'))
       .addOption(opt('agent'))

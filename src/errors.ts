@@ -18,7 +18,8 @@ export class UsageError extends PtgError {
 }
 
 /** Exit codes, in one place. A signal's is 128 + its number, as a shell reports a process it ended. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, hangup: 129, interrupted: 130, terminated: 143 } as const;
+/** `usageLimit`: a run stopped at the agent's usage limit, to be resumed later (sysexits' EX_TEMPFAIL). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, usageLimit: 75, hangup: 129, interrupted: 130, terminated: 143 } as const;
 
 const SIGNAL_EXIT: Record<string, number> = { SIGHUP: EXIT.hangup, SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated };
 

@@ -194,6 +194,77 @@ describe('adaptive concurrency', () => {
   });
 });
 
+describe('usage limits', () => {
+  const logged = (dir: string, name: string) =>
+    fs.existsSync(path.join(dir, name)) ? fs.readFileSync(path.join(dir, name), 'utf8').split('\n').filter(Boolean).map((l) => ({ stp: l.split(' ')[0]!, at: Number(l.split(' ')[1]) })) : [];
+  const stp = (n: number, limit: string) => `# STP ${n}\nfake: usage-limit ${limit}\nfake: write tests/test_${n}.py "def test_${n}():\\n    pass\\n"\n`;
+
+  test('one resetting in 6 s is waited out: no agent starts meanwhile, the limited ones run again, nothing fails', async () => {
+    const limits = tmpDir('ptg-limit-');
+    const w = await setUpWorkspace({ '1': stp(1, '6'), '2': stp(2, '6'), '3': stp(3, '6') });
+    const r = await w.run(['v1', '-j', '2', '--sandbox-rw', limits, '--run-id', 'waited'], { env: { FAKE_AGENT_LIMIT_DIR: limits } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const resetsAt = Number(fs.readFileSync(path.join(limits, 'resets-at'), 'utf8')) * 1000;
+    const limited = logged(limits, 'limited.log');
+    // Only agents started before the first limited one ended met it: the third waited.
+    assert.ok(limited.length >= 1 && limited.length <= 2, `${limited.length} limited`);
+    const served = logged(limits, 'served.log');
+    assert.deepEqual(served.map((s) => s.stp).sort(), ['1', '2', '3']);
+    assert.ok(served.every((s) => s.at >= resetsAt), 'every agent served started after the reset');
+    const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/waited/manifest.json'));
+    assert.deepEqual(manifest.experiments.map((e: { state: string }) => e.state), ['succeeded', 'succeeded', 'succeeded']);
+    assert.equal(manifest.state, 'finished');
+    assert.equal(manifest.usageLimits.length, 1);
+    assert.equal(manifest.usageLimits[0].resetsAt, new Date(resetsAt).toISOString());
+    assert.match(r.stdout, /usage limit at STP \d \(Claude AI usage limit reached\|\d+\): no agent starts until .*, its reset/);
+    assert.match(r.stdout, /usage limit: runs again after the reset \(not a failure\)/);
+    for (const { stp: id } of limited) {
+      const dir = w.expDir(id, 'v1', 'waited');
+      const status = fs.readJsonSync(path.join(dir, 'status.json'));
+      assert.equal(status.retries.length, 1);
+      assert.deepEqual(status.retries[0], { ...status.retries[0], usageLimit: true, reason: `Claude AI usage limit reached|${resetsAt / 1000}` });
+      const first = fs.readJsonSync(path.join(dir, 'attempt-1', 'status.json'));
+      assert.equal(first.state, 'usage_limited');
+      assert.equal(first.usageLimit.resetsAt, new Date(resetsAt).toISOString());
+    }
+  });
+
+  test('one an hour away with --max-wait 3s stops the run (exit 75), status.json says when it resets, and --resume finishes it', async () => {
+    const limits = tmpDir('ptg-limit-');
+    const w = await setUpWorkspace({ '1': stp(1, '3600 clock'), '2': stp(2, '3600 clock') });
+    const args = ['v1', '-j', '1', '--max-wait', '3s', '--sandbox-rw', limits];
+    const env = { FAKE_AGENT_LIMIT_DIR: limits };
+    const r = await w.run([...args, '--run-id', 'stopped'], { env });
+    assert.equal(r.code, 75, r.stdout + r.stderr);
+    assert.match(r.stdout, /usage limit at STP 1 \(You've hit your session limit · resets [\d:]+[ap]m \(UTC\)\): it resets at .* past --max-wait 3s\. No agent starts any more/);
+    assert.match(r.stdout, /0\/2 succeeded .* stopped at the usage limit/);
+    assert.match(r.stdout, /Next: after the reset \(.*\), ptg run v1 --resume stopped/);
+    const resetsAt = Math.ceil(Number(fs.readFileSync(path.join(limits, 'resets-at'), 'utf8')) / 60) * 60_000;
+    const status = fs.readJsonSync(path.join(w.expDir('1', 'v1', 'stopped'), 'status.json'));
+    assert.equal(status.state, 'usage_limited');
+    assert.equal(status.usageLimit.resetsAt, new Date(resetsAt).toISOString());
+    assert.match(fs.readFileSync(path.join(w.expDir('1', 'v1', 'stopped'), 'status.txt'), 'utf8'), /^\[STP 1\] ✗ Usage limit, resets at \d{4}-\d\d-\d\d [\d:]{8}\n$/);
+    assert.ok(!fs.existsSync(path.join(w.expDir('2', 'v1', 'stopped'), 'status.json')), 'STP 2 never started');
+    const manifest = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/stopped/manifest.json'));
+    assert.equal(manifest.state, 'usage_limited');
+    assert.deepEqual(manifest.experiments.map((e: { state: string }) => e.state), ['usage_limited', 'usage_limited']);
+    assert.deepEqual(manifest.usageLimits.map((u: { stp: string; stopped?: boolean }) => [u.stp, u.stopped]), [['1', true]]);
+    assert.equal(logged(limits, 'limited.log').length, 1);
+
+    const collected = await ptg(['collect', 'v1', 'stopped'], { cwd: w.root });
+    assert.equal(collected.code, 0, collected.stderr);
+    assert.match(fs.readFileSync(path.join(w.ws, 'results_v1_stopped', 'summary.md'), 'utf8'), /stopped at the agent's usage limit/);
+
+    fs.writeFileSync(path.join(limits, 'lifted'), '');
+    const resumed = await w.run([...args, '--resume', 'stopped'], { env });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const after = fs.readJsonSync(path.join(w.ws, '.ptg/runs/v1/stopped/manifest.json'));
+    assert.equal(after.state, 'finished');
+    assert.deepEqual(after.experiments.map((e: { state: string }) => e.state), ['succeeded', 'succeeded']);
+    assert.deepEqual(logged(limits, 'served.log').map((s) => s.stp).sort(), ['1', '2']);
+  });
+});
+
 describe('a cost budget', () => {
   test('--max-cost 0.02 with -j 1 and 0.0125 an experiment runs exactly two; the others are skipped (budget); --max-cost-per-experiment reaches claude', async () => {
     const record = tmpDir('ptg-record-');

@@ -17,6 +17,7 @@ import { tailLines } from '../src/io/files.js';
 import { worktreeAndCommitTrees, worktreeTree } from '../src/io/git.js';
 import { startProxy } from '../src/io/process/net-proxy.js';
 import { AdaptiveLimit } from '../src/core/run/concurrency.js';
+import { usageLimitOf } from '../src/core/run/usage-limit.js';
 import { allows, type HostRule, networkRecord, parseNetwork, withModelApi } from '../src/core/agent/network.js';
 import { git, PROJECT, tmpDir } from './support/fixtures.js';
 
@@ -287,5 +288,61 @@ describe('adaptive concurrency', () => {
     assert.equal(limit.limit, 4);
     assert.deepEqual(changes, ['4→2', '2→3', '3→1', '1→2', '2→3', '3→4']);
     for (const p of [a, b, cPlace]) p.leave();
+  });
+
+  test('a pause holds every start until it ends, a later one extends it, close() lets every waiter through', async () => {
+    const limit = new AdaptiveLimit(2);
+    const until = Date.now() + 30;
+    assert.ok(limit.pauseUntil(until));
+    assert.equal(limit.pauseUntil(until - 10), false, 'a shorter pause changes nothing');
+    const first = await limit.take();
+    assert.ok(Date.now() >= until, 'not before the pause ended');
+    first.leave();
+    assert.ok(limit.pauseUntil(Date.now() + 3_600_000));
+    let through = 0;
+    const waiting = [limit.take(), limit.take(), limit.take()].map((p) => p.then((place) => (through++, place)));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(through, 0);
+    limit.close();
+    for (const p of await Promise.all(waiting)) p.leave();
+    assert.equal(through, 3, 'past the limit too: the caller sees why and does not start');
+    assert.equal(limit.pauseUntil(Date.now() + 1000), false, 'closed: no more pauses');
+  });
+});
+
+describe('usage limits', () => {
+  const now = Date.UTC(2026, 11, 7, 14, 20, 0); // 14:20 UTC, 15:20 in Paris
+  const at = (text: string) => usageLimitOf({ isError: true, text }, undefined, now)?.resetsAt;
+  test('both of Claude Code\'s forms, with a zone, a date, or none; a time past is the next one', () => {
+    assert.equal(at('Claude AI usage limit reached|1765090000'), new Date(1765090000 * 1000).toISOString());
+    assert.equal(at("You've hit your session limit · resets 4:05pm (UTC)"), '2026-12-07T16:05:00.000Z');
+    assert.equal(at('5-hour limit reached ∙ resets 5pm (Europe/Paris)'), '2026-12-07T16:00:00.000Z');
+    assert.equal(at("You've hit your limit · resets 7:50am (America/Los_Angeles)"), '2026-12-07T15:50:00.000Z');
+    assert.equal(at("You've hit your weekly limit · resets Dec 9, 5am (UTC)"), '2026-12-09T05:00:00.000Z');
+    assert.equal(at("You've hit your session limit · resets in 2h 30m"), new Date(now + 150 * 60_000).toISOString());
+    assert.equal(at('Claude AI usage limit reached. Your limit will reset at 1pm (Etc/GMT+5).'), '2026-12-07T18:00:00.000Z');
+    // 2pm UTC passed 20 minutes ago: the limit lifting late, not tomorrow's; 9am passed long ago: tomorrow's.
+    assert.equal(at('5-hour limit reached · resets 2pm (UTC)'), '2026-12-07T14:00:00.000Z');
+    assert.equal(at('5-hour limit reached · resets 9am (UTC)'), '2026-12-08T09:00:00.000Z');
+    // Said, but no time to read: a usage limit with no reset.
+    assert.deepEqual(usageLimitOf({ isError: true, text: 'Claude AI usage limit reached' }, undefined, now), { message: 'Claude AI usage limit reached', resetsAt: undefined });
+    assert.equal(at('5-hour limit reached · resets 5pm (Mars/Olympus)'), undefined);
+  });
+
+  test('a rejected rate_limit_event gives the exact reset; other limits and errors are not usage limits', () => {
+    const parser = new StreamJsonParser();
+    parser.feed(`${JSON.stringify({ type: 'rate_limit_event', rate_limit_info: { status: 'rejected', resetsAt: 1765123200, rateLimitType: 'five_hour' } })}\n`);
+    assert.deepEqual(parser.figures.rateLimit, { status: 'rejected', resetsAt: 1765123200, type: 'five_hour' });
+    assert.equal(usageLimitOf({ isError: true, text: '' }, 1765123200, now)?.resetsAt, new Date(1765123200 * 1000).toISOString());
+    assert.equal(usageLimitOf({ isError: false, text: 'Done.' }, 1765123200, now), undefined);
+    for (const text of ['Context limit reached · /compact or /clear to continue', 'API Error: Rate limit reached', 'API Error: 429 {"type":"rate_limit_error"}', 'Wrote tests with a retry limit.']) {
+      assert.equal(usageLimitOf({ isError: true, text }, undefined, now), undefined, text);
+    }
+  });
+
+  test('status.txt says when it resets', () => {
+    const line = statusLine({ stp: '3', state: 'usage_limited', usageLimit: { message: 'x', resetsAt: '2026-12-07T16:05:00.000Z' } });
+    assert.match(line, /^\[STP 3\] ✗ Usage limit, resets at 2026-12-07 \d\d:05:00$/);
+    assert.equal(statusLine({ stp: '4', state: 'usage_limited' }), '[STP 4] ✗ Usage limit: not started');
   });
 });

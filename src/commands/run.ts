@@ -6,11 +6,11 @@ import { findVersion, parseIdList, parseShard, selectStps, shardOf, type Stp, ty
 import { executeRun, type RunResult } from '../core/run/execute.js';
 import { slurmPlaceFromEnv } from '../core/run/slurm.js';
 import { readManifest } from '../core/workspace/manifest.js';
-import { dryRunOf, planRun, type RunPlan, type RunRequest } from '../core/run/run.js';
+import { dryRunOf, MAX_WAIT_MS, planRun, type RunPlan, type RunRequest } from '../core/run/run.js';
 import { sandboxSettings } from '../core/agent/sandbox.js';
 import { EXIT, exitForSignal, UsageError } from '../errors.js';
 import { LiveView } from '../render/live.js';
-import { dryRunLines, finishedLine, interruptLine, warningLine, liveLines, type LiveRow, summaryLines } from '../render/run.js';
+import { dryRunLines, finishedLine, interruptLine, warningLine, liveLines, type LiveRow, summaryLines, usageLimitLine, waitingLine } from '../render/run.js';
 import { type Context, type GlobalFlags, loadContext, printJson } from './context.js';
 
 export interface RunFlags extends GlobalFlags {
@@ -18,6 +18,7 @@ export interface RunFlags extends GlobalFlags {
   stp?: string;
   concurrency?: string;
   startGap?: string;
+  maxWait?: string;
   timeout?: string;
   idleTimeout?: string;
   agent?: string;
@@ -52,10 +53,10 @@ export interface RunFlags extends GlobalFlags {
   ptgVersion: string;
 }
 
-/** --start-gap (or `startGap`): a duration, or 0 for all at once. */
-function startGapOf(value: string | number | undefined): number | undefined {
+/** --start-gap, --max-wait (or their config): a duration, or 0. */
+function durationOrZero(value: string | number | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  return value === 0 || (typeof value === 'string' && /^0+(\.0+)?\s*(ms|s|m|h)?$/.test(value.trim())) ? 0 : parseDuration(value, 'start-gap');
+  return value === 0 || (typeof value === 'string' && /^0+(\.0+)?\s*(ms|s|m|h)?$/.test(value.trim())) ? 0 : parseDuration(value, what);
 }
 
 function usd(value: string, flag: string): number {
@@ -111,12 +112,14 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const root = flags.root ? ` --root ${flags.root}` : '';
   const wsFlag = flags.workspace ? ` --workspace ${flags.workspace}` : '';
   const collect = `ptg collect ${version.name} ${result.manifest.runId}${root}${wsFlag}`;
+  const resume = `ptg run ${version.name} --resume ${result.manifest.runId}${root}${wsFlag}`;
   if (flags.json) printJson(result.manifest);
   ctx.print();
-  for (const line of summaryLines(result, collect)) ctx.result(line);
+  for (const line of summaryLines(result, collect, resume)) ctx.result(line);
   // The abort reason is the signal's name: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
   if (result.interrupted) return exitForSignal(flags.signal.reason);
-  return result.manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+  if (result.manifest.experiments.every((e) => e.state === 'succeeded')) return EXIT.ok;
+  return result.usageLimit ? EXIT.usageLimit : EXIT.failed;
 }
 
 /**
@@ -155,7 +158,8 @@ async function requestOf(flags: RunFlags, ctx: Context, version: Version, stps: 
     agentCommand: chooseAgent(flags.agent, process.env, config.agent?.command).command,
     extraArgs: [...(config.agent?.args ?? []), ...(flags.agentArg ?? []), ...perExperimentBudget(flags.maxCostPerExperiment, config.maxCostPerExperiment)],
     concurrency: positiveInt(flags.concurrency, '--concurrency') ?? config.concurrency,
-    startGapMs: startGapOf(flags.startGap ?? config.startGap),
+    startGapMs: durationOrZero(flags.startGap ?? config.startGap, 'start-gap'),
+    maxWaitMs: durationOrZero(flags.maxWait ?? config.maxWait, 'max-wait'),
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, 'timeout'),
     idleTimeoutMs: idleTimeout === undefined ? undefined : parseDuration(idleTimeout, 'idle-timeout'),
     runId: flags.runId,
@@ -189,7 +193,9 @@ async function runWithProgress(plan: RunPlan, req: RunRequest, flags: RunFlags, 
   ctx.print(
     `${flags.resume ? 'Resuming' : 'Running'} ${req.version.name} on ${plan.experiments.length} experiment(s), ${manifest.concurrency} at a time · run ${manifest.runId} · agent ${plan.agentPath} ${agentVersion}`,
   );
-  const view = ctx.live ? new LiveView(ctx.out, () => liveLines([...rows.values()])) : undefined;
+  // While a usage limit holds every start, a countdown under the table.
+  let pausedUntil = 0;
+  const view = ctx.live ? new LiveView(ctx.out, () => [...liveLines([...rows.values()]), ...(pausedUntil > Date.now() ? [waitingLine(pausedUntil)] : [])]) : undefined;
   view?.start(500);
   flags.signal.addEventListener('abort', () => {
     view?.stop();
@@ -204,9 +210,16 @@ async function runWithProgress(plan: RunPlan, req: RunRequest, flags: RunFlags, 
     onExperimentRetry: (exp, attempt, reason) => {
       if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] ${reason}: trying again (attempt ${attempt})`);
     },
-    onExperimentRequeued: (exp, reason) => {
+    onExperimentRequeued: (exp, reason, why) => {
       Object.assign(rows.get(exp.dir)!, { state: 'pending', startedAt: undefined });
-      if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] ${reason} before any work: queued again (not a failure)`);
+      const next = why === 'load' ? `${reason} before any work: queued again` : 'usage limit: runs again after the reset';
+      if (!view) ctx.print(`[STP ${rows.get(exp.dir)!.label}] ${next} (not a failure)`);
+    },
+    onUsageLimit: (_exp, limit) => {
+      if (limit.until) pausedUntil = Date.parse(limit.until);
+      view?.stop(false);
+      ctx.print(usageLimitLine(limit, req.maxWaitMs ?? MAX_WAIT_MS));
+      view?.start(500);
     },
     onConcurrencyChanged: (change) => {
       // Said on a terminal too: the live table would not show why fewer agents run.

@@ -20,6 +20,7 @@ function taskFlags(flags: RunFlags): { runFlags: string[]; env: Record<string, s
   const one = (flag: string, value: string | undefined) => value !== undefined && runFlags.push(`${flag}=${value}`);
   one('--concurrency', flags.concurrency);
   one('--start-gap', flags.startGap);
+  one('--max-wait', flags.maxWait);
   one('--timeout', flags.timeout);
   one('--idle-timeout', flags.idleTimeout);
   one('--agent', flags.agent);
@@ -114,7 +115,8 @@ async function summarise(manifest: RunManifest, ctx: Context, flags: RunFlags): 
   if (!interrupted) lines.splice(-1, 1, `Reports: ${path.join(ctx.workspace, `results_${manifest.version}_${manifest.runId}`, 'summary.md')}`);
   for (const line of lines) ctx.result(line);
   if (interrupted) return exitForSignal(flags.signal.reason);
-  return manifest.experiments.every((e) => e.state === 'succeeded') ? EXIT.ok : EXIT.failed;
+  if (manifest.experiments.every((e) => e.state === 'succeeded')) return EXIT.ok;
+  return manifest.state === 'usage_limited' ? EXIT.usageLimit : EXIT.failed;
 }
 
 /** The report job: settle what the tasks left unsaid, then write the reports as `ptg collect` does. */

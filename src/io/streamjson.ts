@@ -34,6 +34,8 @@ export interface AgentFigures {
   tokens: Tokens;
   costUsd?: number;
   result?: AgentResult;
+  /** The last `rate_limit_event`: `rejected` with its reset (epoch seconds) is a usage limit reached. */
+  rateLimit?: { status: string; resetsAt?: number; type?: string };
   /** Lines that were not JSON events: the agent does not speak stream-json, or also prints text. */
   otherLines: number;
   events: number;
@@ -119,6 +121,11 @@ export class StreamJsonParser {
       }
       case 'result':
         return this.result(e);
+      case 'rate_limit_event': {
+        const info = e.rate_limit_info ?? {};
+        this.figures.rateLimit = { status: String(info.status ?? '?'), resetsAt: typeof info.resetsAt === 'number' ? info.resetsAt : undefined, type: info.rateLimitType };
+        return info.status === 'rejected' ? `[rate limit] rejected · ${info.rateLimitType ?? '?'}\n` : '';
+      }
       default:
         return '';
     }

@@ -18,6 +18,7 @@ const STATUS_COLOUR: Record<ReportStatus, string> = {
   timed_out: '#bc4c00',
   interrupted: '#6e7781',
   skipped: '#9a6700',
+  usage_limited: '#9a6700',
   running: '#0969da',
   unknown: '#8c959f',
 };
@@ -148,6 +149,7 @@ const RUN_STATE: Record<Report['runState'], string | undefined> = {
   running: 'run in progress',
   stale: 'run ended without finishing',
   interrupted: 'run interrupted',
+  usage_limited: 'run stopped at the usage limit (resume it after the reset)',
 };
 
 function experimentDetails(e: ReportExperiment, i: number): string {

@@ -32,6 +32,7 @@ const RUN_STATE: Record<Report['runState'], string | undefined> = {
   running: '**Run in progress**: experiments not finished yet show as `running`.',
   stale: '**The run ended without finishing** (ptg was killed): experiments without a status show as `unknown`.',
   interrupted: '**The run was interrupted** (Ctrl-C).',
+  usage_limited: '**The run stopped at the agent\'s usage limit**: experiments marked `usage limit` did not run; `ptg run <version> --resume <run>` runs them after the reset.',
   finished: undefined,
 };
 

@@ -1,6 +1,6 @@
 import { experimentLabel } from '../core/workspace/experiment-folder.js';
-import { formatDuration } from '../core/root/duration.js';
-import type { ExperimentState, ExperimentStatus } from '../core/workspace/manifest.js';
+import { formatClock, formatDuration } from '../core/root/duration.js';
+import type { ExperimentState, ExperimentStatus, UsageLimitEvent } from '../core/workspace/manifest.js';
 import type { RunResult } from '../core/run/execute.js';
 import type { dryRunOf } from '../core/run/run.js';
 import type { AgentFigures } from '../io/streamjson.js';
@@ -37,6 +37,7 @@ const LABEL: Record<ExperimentState, string> = {
   timed_out: 'timed out',
   interrupted: 'interrupted',
   skipped: 'skipped (budget)',
+  usage_limited: 'usage limit',
 };
 
 export function stateText(state: ExperimentState, exitCode?: number): string {
@@ -83,8 +84,8 @@ export function interruptLine(signal: string): string {
   return c.yellow(`${signal}: stopping every agent... (again to quit at once)`);
 }
 
-/** The end of a run: summary table, totals and the exact next command. */
-export function summaryLines(result: RunResult, collectCommand: string): string[] {
+/** The end of a run: summary table, totals and the exact next command (resuming, after a usage limit stopped it). */
+export function summaryLines(result: RunResult, collectCommand: string, resumeCommand?: string): string[] {
   const { manifest } = result;
   const rows = manifest.experiments.map((e) => {
     const s = result.statuses.find((x) => x.stp === e.stp && x.repeat === e.repeat && x.requestedModel === e.model);
@@ -103,9 +104,27 @@ export function summaryLines(result: RunResult, collectCommand: string): string[
   return [
     ...table(rows, ['STP', 'Status', 'Duration', 'Turns', 'Cost', 'Test files', 'Checks']),
     '',
-    `${ok === manifest.experiments.length ? sym.ok : sym.warn} ${ok}/${manifest.experiments.length} succeeded · total cost ${money(cost)} · run ${c.bold(manifest.runId)}${result.interrupted ? ' · interrupted' : ''}`,
-    `Next: ${c.bold(collectCommand)}`,
+    `${ok === manifest.experiments.length ? sym.ok : sym.warn} ${ok}/${manifest.experiments.length} succeeded · total cost ${money(cost)} · run ${c.bold(manifest.runId)}${result.interrupted ? ' · interrupted' : ''}${result.usageLimit ? ' · stopped at the usage limit' : ''}`,
+    result.usageLimit && resumeCommand && ok < manifest.experiments.length
+      ? `Next: after the reset${result.usageLimit.resetsAt ? ` (${formatClock(result.usageLimit.resetsAt)})` : ''}, ${c.bold(resumeCommand)}; or now ${collectCommand}`
+      : `Next: ${c.bold(collectCommand)}`,
   ];
+}
+
+/**
+ * A usage limit met: `usage limit at STP 3 (…): no agent starts until 15:04:07, its reset (in 6s)`,
+ * or, past --max-wait, that the run stops starting agents.
+ */
+export function usageLimitLine(limit: UsageLimitEvent, maxWaitMs: number, now = Date.now()): string {
+  const head = `usage limit at STP ${limit.stp} (${limit.message.slice(0, 120)})`;
+  if (limit.until) return c.yellow(`${head}: no agent starts until ${formatClock(limit.until)}, its reset (in ${formatDuration(Date.parse(limit.until) - now)}; --max-wait ${formatDuration(maxWaitMs)})`);
+  const when = limit.resetsAt ? `it resets at ${formatClock(limit.resetsAt)} (in ${formatDuration(Date.parse(limit.resetsAt) - now)}), past --max-wait ${formatDuration(maxWaitMs)}` : 'it names no reset time';
+  return c.yellow(`${head}: ${when}. No agent starts any more; the running ones finish.`);
+}
+
+/** Under the live table while a usage limit holds every start: the countdown. */
+export function waitingLine(until: number, now = Date.now()): string {
+  return c.yellow(`usage limit: agents start again at ${formatClock(until)} (in ${formatDuration(Math.max(0, until - now))})`);
 }
 
 /** `ptg run --dry-run`: the plan, one experiment a block. */
@@ -114,7 +133,7 @@ export function dryRunLines(d: ReturnType<typeof dryRunOf>): string[] {
     `Dry run: ${d.resume ? 'resuming' : 'would run'} ${d.version} (${d.versionHash.slice(0, 12)}) as run ${d.runId}: ${d.experiments.length} experiment(s), ${d.concurrency} at a time; nothing was started or written.`,
     `  agent      ${d.agent.path}${d.agent.version ? ` ${d.agent.version}` : ''}`,
     `  timeout    ${d.timeoutMs ? formatDuration(d.timeoutMs) : 'none'} · idle timeout ${d.idleTimeoutMs ? formatDuration(d.idleTimeoutMs) : 'none'}`,
-    `  budget     ${d.maxCostUsd === undefined ? 'none' : `${money(d.maxCostUsd)} for the run`} · retries ${d.retries ?? 0}`,
+    `  budget     ${d.maxCostUsd === undefined ? 'none' : `${money(d.maxCostUsd)} for the run`} · retries ${d.retries ?? 0} · usage limits waited out up to ${formatDuration(d.maxWaitMs)}`,
     `  sandbox    ${sandboxText(d.sandbox)}`,
     `  env        ${d.agent.env.length ? `${d.agent.env.join(', ')} (names only)` : 'ptg\'s own, nothing added'}`,
   ];

@@ -30,6 +30,12 @@
 //   fake: capacity <n>                 the model API serves n agents at once (tokens in
 //                                      $FAKE_AGENT_CAPACITY_DIR, logged in served.log/refused.log there):
 //                                      past that, a 429 result and exit 1, before any work
+//   fake: usage-limit <s> [clock]      a usage limit that resets <s> seconds after the first agent met it
+//                                      (its epoch in $FAKE_AGENT_LIMIT_DIR/resets-at; `lifted` there ends it
+//                                      early): until then Claude Code's result `Claude AI usage limit
+//                                      reached|<epoch>` (with `clock`: `You've hit your session limit ·
+//                                      resets 4:05pm (UTC)`) and exit 1, logged in limited.log; after it,
+//                                      served (served.log: `<stp> <epoch ms>`)
 // Env: FAKE_AGENT_SLEEP_MS (default sleep), FAKE_AGENT_RECORD (folder: received prompt and argv),
 // FAKE_AGENT_HIDE_COMMANDS (list no project command in the init event), FAKE_AGENT_RECORD_ENV
 // (comma-separated names whose values go to <folder>.env.json in FAKE_AGENT_RECORD).
@@ -144,6 +150,28 @@ if (capacity) {
     process.exit(1);
   }
   process.on('exit', () => fs.rmSync(token, { recursive: true, force: true }));
+}
+
+const limit = has('usage-limit');
+if (limit) {
+  const dir = process.env.FAKE_AGENT_LIMIT_DIR;
+  const [seconds, form] = limit.arg.split(' ');
+  const file = path.join(dir, 'resets-at');
+  try {
+    fs.writeFileSync(file, String(Math.ceil(Date.now() / 1000) + Number(seconds)), { flag: 'wx' });
+  } catch {
+    // Another agent met the limit first: its reset holds.
+  }
+  const resetsAt = Number(fs.readFileSync(file, 'utf8'));
+  if (!fs.existsSync(path.join(dir, 'lifted')) && Date.now() < resetsAt * 1000) {
+    fs.appendFileSync(path.join(dir, 'limited.log'), `${stpId} ${Date.now()}\n`);
+    const at = new Date(Math.ceil(resetsAt / 60) * 60_000);
+    const clock = `${at.getUTCHours() % 12 || 12}${at.getUTCMinutes() ? `:${String(at.getUTCMinutes()).padStart(2, '0')}` : ''}${at.getUTCHours() < 12 ? 'am' : 'pm'}`;
+    const text = form === 'clock' ? `You've hit your session limit · resets ${clock} (UTC)` : `Claude AI usage limit reached|${resetsAt}`;
+    emit({ type: 'result', subtype: 'success', is_error: true, api_error_status: 429, duration_ms: 10, num_turns: 1, result: text, session_id: session, total_cost_usd: 0, usage });
+    process.exit(1);
+  }
+  fs.appendFileSync(path.join(dir, 'served.log'), `${stpId} ${Date.now()}\n`);
 }
 
 let turns = 1;

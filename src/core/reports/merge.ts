@@ -87,7 +87,7 @@ export async function mergeRun(
       experiments.push(await readExperiment(f.dir, { ...f.entry, state: status?.state ?? f.entry.state }, false));
     }
     const states = manifests.map((m) => m.state);
-    const runState = states.every((s) => s === 'finished') ? 'finished' : states.includes('interrupted') ? 'interrupted' : 'stale';
+    const runState = states.every((s) => s === 'finished') ? 'finished' : states.includes('interrupted') ? 'interrupted' : states.includes('usage_limited') ? 'usage_limited' : 'stale';
     const merged: RunManifest = { ...first, shard: undefined, experiments: list.map((f) => f.entry), model: manifests.find((m) => m.model)?.model };
     const dirs = list.map((f) => f.dir);
     const unpacked = new Set(dirs.filter((d) => d.startsWith(scratch + path.sep)));

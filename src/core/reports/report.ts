@@ -126,6 +126,7 @@ const TEXT: Record<ReportStatus, string> = {
   timed_out: 'timed out',
   interrupted: 'interrupted',
   skipped: 'skipped (budget)',
+  usage_limited: 'usage limit',
   running: 'running',
   unknown: 'unknown',
 };
@@ -157,7 +158,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
   let status: ReportStatus = s?.state && s.state !== 'pending' ? s.state : 'unknown';
   // A status that says running while no ptg runs it any more: the run died.
   if (status === 'running' && !runAlive) status = 'unknown';
-  if (!s && entry.state === 'interrupted') status = 'interrupted';
+  if (!s && (entry.state === 'interrupted' || entry.state === 'usage_limited')) status = entry.state;
   const row = {
     stp: entry.stp,
     repeat: entry.repeat,
@@ -167,6 +168,7 @@ export async function readExperiment(dir: string, entry: Pick<ManifestExperiment
     signal: s?.signal,
     agentError: s?.agentError,
     timeoutMs: s?.timeoutMs,
+    usageLimit: s?.usageLimit,
   };
   return {
     ...row,

@@ -74,6 +74,8 @@ export const Config = z.strictObject({
   concurrency: z.number().int().positive().optional().describe(configHelp('concurrency')),
   /** "200ms", "1s", 0 (all at once), or a number of seconds. */
   startGap: z.union([z.string().min(1), z.number().min(0)]).optional().describe(configHelp('startGap')),
+  /** "6h" (default), "30m", 0 (never wait), or a number of seconds. */
+  maxWait: z.union([z.string().min(1), z.number().min(0)]).optional().describe(configHelp('maxWait')),
   /**
    * Where agents run: "auto" (bubblewrap where it works, else none with a warning), "bwrap", "none";
    * or `{ mode, readOnly, readWrite }` with paths added to each agent's view (`~/…`, or relative to the root), like --sandbox;

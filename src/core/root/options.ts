@@ -27,6 +27,7 @@ export const OPTIONS = {
   shardFromEnv: { flags: '--shard-from-env <var>', help: 'take the 0-based shard index from this variable (with --shard N)' },
   concurrency: { flags: '-j, --concurrency <n>', help: 'agents at once (default: all selected); fewer for a while when the model API refuses starts for load', config: 'concurrency' },
   startGap: { flags: '--start-gap <duration>', help: "the first agents start this far apart, so that one burst does not trip the API's rate limiter (default 200ms; 0: all at once)", config: 'startGap' },
+  maxWait: { flags: '--max-wait <duration>', help: "wait out the agent's usage limit when it resets within this long (default 6h); a later reset stops the run, resumable with --resume", config: 'maxWait' },
   timeout: { flags: '--timeout <duration>', help: 'per experiment: 90s, 30m, 2h; ends the agent and everything it started', config: 'timeout' },
   idleTimeout: { flags: '--idle-timeout <duration>', help: 'end an agent that printed nothing for this long (timed out, reason idle)', config: 'idleTimeout' },
   agent: { flags: '--agent <cmd>', help: 'agent binary instead of claude (env PTG_AGENT); the default arguments are still passed', config: 'agent.command' },

@@ -4,6 +4,7 @@
 // One per success would probe again after every second success, each probe a refused start.
 // Places taken from the free pool (the first wave, a raised limit) start `gapMs` apart, so that a
 // burst of starts does not trip the API's limiter; a place an ended agent hands over starts at once.
+// A pause (a usage limit, until its reset) holds every start; `close()` ends the waiting for good.
 
 /** A change of the limit, as the manifest keeps it and the output says it. */
 export interface ConcurrencyChange {
@@ -17,6 +18,8 @@ export interface ConcurrencyChange {
 export interface Place {
   leave(): void;
   generation: number;
+  /** No other agent ran when it started, and none could start beside it (the limit was 1). */
+  alone: boolean;
 }
 
 export class AdaptiveLimit {
@@ -26,6 +29,8 @@ export class AdaptiveLimit {
   private successes = 0;
   private readonly waiting: (() => void)[] = [];
   private nextFreeStart = 0;
+  private pause?: { until: number; timer: NodeJS.Timeout; over: Promise<void>; end: () => void };
+  private closed = false;
   readonly changes: ConcurrencyChange[] = [];
 
   constructor(
@@ -40,17 +45,29 @@ export class AdaptiveLimit {
     return this.limitNow;
   }
 
-  /** Waits for a place under the limit; the place is left once, however often `leave` is called. */
+  /**
+   * Waits for a place under the limit, and past any pause; the place is left once, however often
+   * `leave` is called. Once closed, it returns at once: the caller must look why and not start.
+   */
   async take(): Promise<Place> {
     const handedOver = this.running >= this.limitNow || this.waiting.length > 0;
-    if (handedOver) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.closed) this.running++;
+    else if (handedOver) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else {
       this.running++;
       await this.spaced();
     }
+    // The starts a pause held go one after another, as the first wave's do.
+    let paused = false;
+    while (this.pause && !this.closed) {
+      paused = true;
+      await this.pause.over;
+    }
+    if (paused && !this.closed) await this.spaced();
     let left = false;
     return {
       generation: this.generation,
+      alone: this.limitNow === 1 && this.running === 1,
       leave: () => {
         if (left) return;
         left = true;
@@ -75,6 +92,38 @@ export class AdaptiveLimit {
     if (++this.successes < this.limitNow) return;
     this.change(this.limitNow + 1, `${this.limitNow} in a row got through`);
     this.wake();
+  }
+
+  /** No start until `until` (epoch ms), or later if already so; false when the pause already lasts that long. */
+  pauseUntil(until: number): boolean {
+    if (this.closed || until <= (this.pause?.until ?? Date.now())) return false;
+    if (this.pause) clearTimeout(this.pause.timer);
+    else {
+      let end!: () => void;
+      const over = new Promise<void>((resolve) => (end = resolve));
+      this.pause = { until, over, end, timer: undefined as unknown as NodeJS.Timeout };
+    }
+    this.pause.until = until;
+    this.pause.timer = setTimeout(() => this.endPause(), until - Date.now());
+    return true;
+  }
+
+  /** No more places: every `take`, waiting or to come, returns at once (the run stops starting agents). */
+  close(): void {
+    this.closed = true;
+    this.endPause();
+    for (const resolve of this.waiting.splice(0)) {
+      this.running++;
+      resolve();
+    }
+  }
+
+  private endPause(): void {
+    if (!this.pause) return;
+    clearTimeout(this.pause.timer);
+    const { end } = this.pause;
+    this.pause = undefined;
+    end();
   }
 
   private change(to: number, reason: string): void {

@@ -11,19 +11,22 @@ import { checkSpecs, defaultCheckConcurrency } from '../checks/checks.js';
 import { commandName } from '../setup/install.js';
 import { passedOf } from '../workspace/check-results.js';
 import { lockSlots } from '../workspace/lock.js';
-import { type ExperimentStatus, type ManifestExperiment, type RunManifest, runDir, sortExperiments, writeManifest } from '../workspace/manifest.js';
+import { type ExperimentStatus, type ManifestExperiment, type RunManifest, runDir, sortExperiments, type UsageLimitEvent, writeManifest } from '../workspace/manifest.js';
+import { experimentLabel } from '../workspace/experiment-folder.js';
 import { mergeExperiments } from '../workspace/shared-manifest.js';
 import { CARRY_OUT } from './carry.js';
 import { type ExperimentContext, type ExperimentPlan, refusedStart, retryReason, runExperiment, skipExperiment } from './experiment.js';
 import { AdaptiveLimit, type ConcurrencyChange, type Place } from './concurrency.js';
-import { chainKey, type RunPlan, type RunRequest } from './run.js';
+import { chainKey, MAX_WAIT_MS, type RunPlan, type RunRequest } from './run.js';
 
 export interface RunEvents {
   onExperimentStarted?(exp: ExperimentPlan, pid: number | undefined): void;
   /** A transient API error: the experiment starts again as attempt `attempt`. */
   onExperimentRetry?(exp: ExperimentPlan, attempt: number, reason: string): void;
-  /** A start refused for load: the experiment is queued again. */
-  onExperimentRequeued?(exp: ExperimentPlan, reason: string): void;
+  /** A start refused for load (`why` load) or by the usage limit: the experiment is queued again. */
+  onExperimentRequeued?(exp: ExperimentPlan, reason: string, why: 'load' | 'usage limit'): void;
+  /** A usage limit reached: no agent starts until `until`, or (`stopped`) none any more. */
+  onUsageLimit?(exp: ExperimentPlan, limit: UsageLimitEvent): void;
   onConcurrencyChanged?(change: ConcurrencyChange): void;
   onExperimentProgress?(exp: ExperimentPlan, figures: AgentFigures): void;
   onExperimentFinished?(exp: ExperimentPlan, status: ExperimentStatus): void;
@@ -33,6 +36,8 @@ export interface RunResult {
   manifest: RunManifest;
   statuses: ExperimentStatus[];
   interrupted: boolean;
+  /** The usage limit the run stopped at: its experiments left are resumable. */
+  usageLimit?: UsageLimitEvent;
 }
 
 /**
@@ -74,6 +79,8 @@ class Execution {
   private readonly checkLimit: ReturnType<typeof pLimit>;
   private readonly up = new Set<string>();
   private readonly mine: Set<string>;
+  /** The usage limit that stopped the run starting agents (its reset further than --max-wait). */
+  private usageStop?: UsageLimitEvent;
   private saveError: unknown;
   private saving = Promise.resolve();
 
@@ -91,6 +98,8 @@ class Execution {
       this.events.onConcurrencyChanged?.(change);
     });
     this.mine = new Set(plan.experiments.map((e) => e.dir));
+    // Ctrl-C ends a wait for a usage limit's reset too.
+    signal.addEventListener('abort', () => this.agentPlaces.close(), { once: true });
     this.checkLimit = pLimit(req.checkConcurrency ?? defaultCheckConcurrency());
   }
 
@@ -102,12 +111,12 @@ class Execution {
     prepareAgentStart();
     if (manifest.sequential) await this.chains();
     else await this.slots();
-    manifest.state = signal.aborted ? 'interrupted' : 'finished';
+    manifest.state = signal.aborted ? 'interrupted' : this.usageStop ? 'usage_limited' : 'finished';
     manifest.finishedAt = new Date().toISOString();
     manifest.agent.version = await plan.agentVersion();
     await this.save();
     if (this.saveError) throw this.saveError;
-    return { manifest, statuses: sortExperiments(this.statuses), interrupted: signal.aborted };
+    return { manifest, statuses: sortExperiments(this.statuses), interrupted: signal.aborted, usageLimit: this.usageStop };
   }
 
   private runFolder(): string {
@@ -183,22 +192,36 @@ class Execution {
       e.state = 'interrupted';
       return;
     }
+    if (this.usageStop) {
+      e.state = 'usage_limited';
+      return;
+    }
     if (this.req.maxCostUsd !== undefined && this.spent() >= this.req.maxCostUsd) return this.skip(exp, e);
     Object.assign(e, { state: 'running', attempts: e.attempts + 1, startedAt: new Date().toISOString(), finishedAt: undefined });
     const earlierAttempts: NonNullable<ExperimentStatus['retries']> = [];
     let status: ExperimentStatus;
     for (;;) {
-      const { generation } = place();
+      const { generation, alone } = place();
       status = await runExperiment(exp, this.context(exp, e, earlierAttempts, () => place().leave()));
       if (this.signal.aborted) break;
+      // The usage limit: run again once it resets (the wait is set as the agent ended, see usageLimited).
+      if (status.state === 'usage_limited' && !this.usageStop) {
+        earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason: status.usageLimit!.message, usageLimit: true, ...ownFigures(status, earlierAttempts) });
+        this.events.onExperimentRequeued?.(exp, 'usage limit', 'usage limit');
+        await again();
+        if (this.usageStop || this.signal.aborted) break;
+        await keepAttempt(exp.dir);
+        e.attempts += 1;
+        continue;
+      }
       const refused = refusedStart(status);
       const refusals = earlierAttempts.filter((a) => a.rateLimited).length;
       // Refused among others: not a failure, nor one of --retries; fewer agents at once, and this
-      // one queued again. Refused with one agent at a time, fewer cannot help: an error as any.
-      if (refused && this.agentPlaces.limit > 1 && refusals < MAX_REFUSED_STARTS) {
+      // one queued again. Refused while it ran alone, fewer cannot help: an error as any.
+      if (refused && !alone && refusals < MAX_REFUSED_STARTS) {
         this.agentPlaces.rateLimited(generation, `${refused} at STP ${exp.stp}`);
         earlierAttempts.push({ attempt: earlierAttempts.length + 1, reason: refused, rateLimited: true, ...ownFigures(status, earlierAttempts) });
-        this.events.onExperimentRequeued?.(exp, refused);
+        this.events.onExperimentRequeued?.(exp, refused, 'load');
         await again();
         await keepAttempt(exp.dir);
         e.attempts += 1;
@@ -259,11 +282,38 @@ class Execution {
         this.events.onExperimentProgress?.(exp, figures);
       },
       earlierAttempts: earlierAttempts.length ? [...earlierAttempts] : undefined,
-      onAgentEnded: () => {
+      onAgentEnded: (status) => {
         this.upAndRunning(exp);
+        // Before its place is free: the next agent must not start into the limit.
+        if (status.usageLimit) this.usageLimited(exp, status.usageLimit, earlierAttempts.filter((a) => a.usageLimit).length);
         agentEnded();
       },
     };
+  }
+
+  /**
+   * A usage limit reached: no agent starts until it resets (a reset already past, the limit
+   * lifting late: a minute on). A reset further than --max-wait, one not given, or the same
+   * experiment limited again and again stops the run starting agents: the running ones end on
+   * their own, and `--resume` runs the rest.
+   */
+  private usageLimited(exp: ExperimentPlan, limit: NonNullable<ExperimentStatus['usageLimit']>, earlier: number): void {
+    if (this.usageStop || this.signal.aborted) return;
+    const event: UsageLimitEvent = { at: new Date().toISOString(), stp: experimentLabel(exp.stp, exp.model, exp.repeat), ...limit };
+    const now = Date.now();
+    const reset = limit.resetsAt ? Date.parse(limit.resetsAt) : NaN;
+    const until = reset > now ? reset + RESET_MARGIN_MS : now + LATE_RESET_WAIT_MS;
+    if (Number.isNaN(reset) || until - now > (this.req.maxWaitMs ?? MAX_WAIT_MS) || earlier >= MAX_USAGE_LIMITS) {
+      this.usageStop = { ...event, stopped: true };
+      this.agentPlaces.close();
+      this.recordUsageLimit(exp, this.usageStop);
+    } else if (this.agentPlaces.pauseUntil(until)) this.recordUsageLimit(exp, { ...event, until: new Date(until).toISOString() });
+  }
+
+  private recordUsageLimit(exp: ExperimentPlan, event: UsageLimitEvent): void {
+    this.manifest.usageLimits = [...(this.manifest.usageLimits ?? []), event];
+    void this.save();
+    this.events.onUsageLimit?.(exp, event);
   }
 
   /**
@@ -338,6 +388,12 @@ function backOff(retry: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+/** Past its reset, a usage limit is given this long more: the reset is to the second, or the minute. */
+const RESET_MARGIN_MS = 1000;
+/** A limit still reached after the reset it named is tried again this much later. */
+const LATE_RESET_WAIT_MS = 60_000;
+/** Usage limits one experiment meets before the run stops: a limit that never lifts must not loop. */
+const MAX_USAGE_LIMITS = 5;
 /** Starts of one experiment refused for load before it is an error as any (the limit rose again meanwhile). */
 const MAX_REFUSED_STARTS = 10;
 const FINISHED = new Set(['succeeded', 'failed', 'agent_error', 'timed_out']);

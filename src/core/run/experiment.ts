@@ -11,6 +11,7 @@ import { EXPERIMENT_FILES as FILES, statusLine } from '../workspace/experiment-f
 import type { ExperimentState, ExperimentStatus, MaskedFile, SlurmPlace } from '../workspace/manifest.js';
 import { statusFile } from '../workspace/manifest.js';
 import { agentContext, listClaudeFiles } from '../agent/agent-context.js';
+import { usageLimitOf } from './usage-limit.js';
 import { keepCarry, placeCarry } from './carry.js';
 import { CHECKS_DIR, type CheckSpec, type Limit, runChecks } from '../checks/checks.js';
 import { maskEach, maskFolder } from '../workspace/masking.js';
@@ -63,8 +64,8 @@ export interface ExperimentContext {
   signal: AbortSignal;
   onStarted?(pid: number | undefined): void;
   onProgress?(figures: AgentFigures): void;
-  /** The agent has ended (its checks are still to come): its place among the run's agents is free. */
-  onAgentEnded?(): void;
+  /** The agent has ended, `status` says how (its checks are still to come): its place among the run's agents is free. */
+  onAgentEnded?(status: ExperimentStatus): void;
 }
 
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
@@ -129,7 +130,7 @@ async function attempt(exp: ExperimentPlan, ctx: ExperimentContext, status: Expe
     if (ctx.carry) status.carry = await placeCarry(exp.slotDir, exp.dir, ctx.carry.paths, ctx.carry.from);
     status.context = await agentContext(exp.slotDir, exp.baseCommit, ctx.env);
     await runAgent(exp, ctx, status);
-    ctx.onAgentEnded?.();
+    ctx.onAgentEnded?.(status);
     const inSlot = await maskSlot(exp.slotDir, slot, ctx.secrets ?? []);
     if (ctx.carry) await keepCarry(exp.slotDir, exp.dir, exp.baseCommit, ctx.carry.paths, status.carry!);
     await recordChanges(exp, ctx, slot, status);
@@ -170,7 +171,9 @@ async function runAgent(exp: ExperimentPlan, ctx: ExperimentContext, status: Exp
   status.finishedAt = new Date().toISOString();
   status.durationMs = Date.now() - started;
   recordFigures(status, exit, figures, ctx.earlierAttempts);
-  status.state = stateOf(exit, figures);
+  const limit = usageLimitOf(figures.result, figures.rateLimit?.status === 'rejected' ? figures.rateLimit.resetsAt : undefined);
+  status.state = stateOf(exit, figures, Boolean(limit));
+  if (status.state === 'usage_limited') status.usageLimit = limit;
   // bubblewrap could not make the view (a path it cannot bind): the agent never ran, and never unsandboxed.
   const refused = sandboxed && exit.exitCode !== 0 && !figures.sessionId && bwrapFailure(await headOf(path.join(exp.dir, FILES.stderr)));
   if (refused) Object.assign(status, { state: 'agent_error', agentError: `the sandbox did not start: ${refused}` });
@@ -246,9 +249,11 @@ async function headOf(file: string): Promise<string> {
   }
 }
 
-function stateOf(exit: AgentExit, figures: AgentFigures): ExperimentState {
+function stateOf(exit: AgentExit, figures: AgentFigures, usageLimit: boolean): ExperimentState {
   if (exit.stoppedFor === 'interrupt') return 'interrupted';
   if (exit.stoppedFor === 'timeout' || exit.stoppedFor === 'idle') return 'timed_out';
+  // Not a failure: nothing gets through until the limit resets (core/run/usage-limit.ts).
+  if (usageLimit) return 'usage_limited';
   // Ended by ptg after it printed its result and hung: the result stands.
   if (exit.stoppedFor === 'after_result') return figures.result?.isError ? 'agent_error' : 'succeeded';
   if (exit.spawnError || exit.exitCode !== 0) return 'failed';

@@ -29,6 +29,8 @@ export interface RunRequest {
   concurrency?: number;
   /** The first wave's agents start this far apart (default START_GAP_MS). */
   startGapMs?: number;
+  /** A usage limit resetting within this long is waited out; a later one stops the run (default MAX_WAIT_MS). */
+  maxWaitMs?: number;
   timeoutMs?: number;
   idleTimeoutMs?: number;
   runId?: string;
@@ -259,6 +261,9 @@ async function planFresh(req: RunRequest, args: string[], target: { repo: string
   return { manifest, planned, retried: [] };
 }
 
+/** The longest wait for a usage limit's reset: a 5-hour limit's, and then some. */
+export const MAX_WAIT_MS = 6 * 3_600_000;
+
 /** A few hundred ms between the first agents' starts: a burst of them is what trips a rate limiter (Harbor does the same). */
 export const START_GAP_MS = 200;
 
@@ -293,6 +298,7 @@ export function dryRunOf(plan: RunPlan, req: RunRequest) {
     idleTimeoutMs: req.idleTimeoutMs,
     maxCostUsd: req.maxCostUsd,
     retries: req.retries,
+    maxWaitMs: req.maxWaitMs ?? MAX_WAIT_MS,
     agent: { path: plan.agentPath, version: plan.cachedAgentVersion, env: req.envNames ?? [] },
     sandbox: plan.sandbox.record,
     models: req.models?.length ? req.models : undefined,

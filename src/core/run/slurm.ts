@@ -50,7 +50,7 @@ export interface SlurmJobs {
   report: { file: string; text: string; args: (arrayJobId: string) => string[] };
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'agent_error', 'timed_out', 'skipped']);
+const FINAL = new Set(['succeeded', 'failed', 'agent_error', 'timed_out', 'skipped', 'usage_limited']);
 
 /** The STPs of the plan dealt round robin in their order to at most `shards` tasks (a sequential run's chain stays whole): two tasks never share a slot. */
 export function dealTasks(plan: RunPlan, shards: number): string[][] {
@@ -202,10 +202,11 @@ export async function finishSlurmRun(ws: string, version: string, runId: string,
   const settled = new Map<string, ExperimentStatus>();
   for (const e of manifest.experiments.filter((x) => x.state !== 'succeeded' && x.state !== 'skipped')) {
     const found = await readStatus(e.dir);
-    const open = !found || !FINAL.has(found.state);
+    // A task stopped at a usage limit leaves its unstarted experiments so, without a status: not lost ones.
+    const open = found ? !FINAL.has(found.state) : e.state !== 'usage_limited';
     let status = found;
     if (interrupted && open) status = { ...(found ?? blankStatus(manifest, e)), state: 'interrupted', stopReason: 'interrupt' };
-    else if (!interrupted && (open || found.signal)) {
+    else if (!interrupted && (open || found?.signal)) {
       // Slurm ended the task (scancel, out of memory or time, a node failure): its agents died with it.
       const end = await taskEnd(e.stp);
       const agentError = found?.agentError && !open ? `${end.cause}; ${found.agentError}` : end.cause;
@@ -219,7 +220,7 @@ export async function finishSlurmRun(ws: string, version: string, runId: string,
       const s = settled.get(e.dir);
       if (s) Object.assign(e, { state: s.state, finishedAt: s.finishedAt, durationMs: s.durationMs, exitCode: s.exitCode, turns: s.turns, costUsd: s.costUsd, checks: s.checks && passedOf(s.checks), pid: undefined });
     }
-    m.state = interrupted ? 'interrupted' : 'finished';
+    m.state = interrupted ? 'interrupted' : m.experiments.some((e) => e.state === 'usage_limited') ? 'usage_limited' : 'finished';
     m.finishedAt = new Date().toISOString();
     return m;
   });

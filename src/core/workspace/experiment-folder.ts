@@ -1,7 +1,7 @@
 // What an experiment folder holds: its file names and the line status.txt carries. Apart from
 // experiment.ts (which runs agents and git) so that `ptg status`, `ptg runs` and the reports can
 // read a folder without loading execa or simple-git.
-import { formatDuration } from '../root/duration.js';
+import { formatClock, formatDuration } from '../root/duration.js';
 import type { ExperimentStatus } from './manifest.js';
 
 /** The files of `experiments/<version>_experiment_<run-id>/<slot>/`, besides status.json (manifest.ts). */
@@ -29,7 +29,7 @@ export function experimentLabel(stp: string, model?: string, repeat?: number): s
 }
 
 /** `[STP 3] ✓ Completed successfully`: the scripts' line, kept for people who grep for it. */
-export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'requestedModel' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError'>): string {
+export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 'requestedModel' | 'state' | 'exitCode' | 'signal' | 'timeoutMs' | 'idleTimeoutMs' | 'stopReason' | 'agentError' | 'usageLimit'>): string {
   const who = `[STP ${experimentLabel(status.stp, status.requestedModel, status.repeat)}]`;
   switch (status.state) {
     case 'succeeded':
@@ -46,6 +46,8 @@ export function statusLine(status: Pick<ExperimentStatus, 'stp' | 'repeat' | 're
       return `${who} ✗ Skipped: the run's --max-cost was spent`;
     case 'interrupted':
       return `${who} ✗ Interrupted`;
+    case 'usage_limited':
+      return `${who} ✗ Usage limit${status.usageLimit?.resetsAt ? `, resets at ${formatClock(status.usageLimit.resetsAt)}` : status.usageLimit ? ', reset time not given' : ': not started'}`;
     default:
       return `${who} … ${status.state}`;
   }

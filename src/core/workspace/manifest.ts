@@ -52,7 +52,7 @@ export function sandboxText(record: SandboxRecord | undefined): string {
   return record.kind === 'bwrap' ? `bwrap ${record.version}${network}` : `none (${record.reason})`;
 }
 
-export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted' | 'skipped';
+export type ExperimentState = 'pending' | 'running' | 'succeeded' | 'failed' | 'agent_error' | 'timed_out' | 'interrupted' | 'skipped' | 'usage_limited';
 
 /** Where a secret's value was found and replaced by `***NAME***`: in the slot, or in the experiment folder. */
 export interface MaskedFile {
@@ -103,6 +103,8 @@ export interface ExperimentStatus {
   agentError?: string;
   /** The HTTP status of the API error the agent's session ended on, where it says. */
   apiErrorStatus?: number;
+  /** State `usage_limited`: the agent's usage limit was reached; its message and when it resets. */
+  usageLimit?: { message: string; resetsAt?: string };
   changedFiles?: ChangedFile[];
   /** Generated or changed Python test files (`test_*.py` / `*_test.py`), repository paths. */
   testFiles?: string[];
@@ -122,11 +124,11 @@ export interface ExperimentStatus {
   /** Files kept from the slot by `artifacts` globs, repository paths, copied under `artifacts/`. */
   artifacts?: string[];
   /**
-   * Earlier attempts of this experiment that ended on a transient API error and were run again
-   * (--retries), their files in `attempt-<k>/`; cost and tokens above count every attempt.
+   * Earlier attempts, their files in `attempt-<k>/` (cost and tokens above count them all): run
+   * again after a transient error (--retries), `rateLimited` (a start refused for load, queued
+   * again) or `usageLimit` (run again after the usage limit's reset).
    */
-  /** Earlier attempts: retried after a transient error (--retries), or `rateLimited`, a start refused for load and queued again. */
-  retries?: { attempt: number; reason: string; rateLimited?: true; costUsd?: number; tokens?: Tokens }[];
+  retries?: { attempt: number; reason: string; rateLimited?: true; usageLimit?: true; costUsd?: number; tokens?: Tokens }[];
   /** A sequential run's carried files: where they came from, lines received and left. */
   carry?: CarryStatus;
   /** What else shapes the agent's behaviour here (CLAUDE.md files, settings, base commit), hashed. */
@@ -183,6 +185,18 @@ export interface ManifestExperiment {
   checks?: Record<string, boolean | null>;
 }
 
+/** A usage limit a run met at one experiment: what the agent said, and what ptg did. */
+export interface UsageLimitEvent {
+  at: string;
+  stp: string;
+  message: string;
+  resetsAt?: string;
+  /** No agent started until then. */
+  until?: string;
+  /** The reset was further than --max-wait (or unknown): the run stopped starting agents. */
+  stopped?: true;
+}
+
 export interface RunManifest {
   format: 1;
   version: string;
@@ -191,7 +205,8 @@ export interface RunManifest {
   ptgVersion: string;
   host: string;
   pid: number;
-  state: 'running' | 'finished' | 'interrupted';
+  /** `usage_limited`: it stopped at a usage limit that resets later than --max-wait; `--resume` runs the rest. */
+  state: 'running' | 'finished' | 'interrupted' | 'usage_limited';
   startedAt: string;
   finishedAt?: string;
   repo: string;
@@ -209,6 +224,8 @@ export interface RunManifest {
   concurrency: number;
   /** When the model API's load lowered the number of agents at once, and raised it back (core/run/concurrency.ts). */
   concurrencyChanges?: { at: string; from: number; to: number; reason: string }[];
+  /** Each usage limit the run met: waited out until `until`, or where it `stopped` (core/run/execute.ts). */
+  usageLimits?: UsageLimitEvent[];
   /** Agents of the first wave start this far apart (--start-gap). */
   startGapMs?: number;
   timeoutMs?: number;
